@@ -1,3 +1,54 @@
 //! The new-hire service: consumes `hr.employee.hired` and makes the hire able to join devices
-//! to Microsoft Entra and a member of the configured groups.
+//! to Microsoft Entra and a direct member of the configured groups, then publishes
+//! `onboarding.user.ready`.
+//!
+//! - [`handler`]: the `ensure_*` steps and their errors.
+//! - [`preflight`]: what is checked once at start.
 #![forbid(unsafe_code)]
+
+pub mod handler;
+pub mod preflight;
+
+use std::sync::Arc;
+
+use shared::amqp::{DeliveryInfo, Handler, Outcome};
+use shared::config::{NewHireSettings, Service, Settings};
+use shared::events::{EmployeeHired, Envelope, USER_READY};
+use shared::graph::GraphClient;
+use shared::service::{self, Parts, ServiceError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use handler::NewHireError;
+
+/// The runtime's view of the service: one event in, one outcome out.
+pub struct NewHire {
+    graph: GraphClient,
+    cfg: NewHireSettings,
+}
+
+impl Handler for NewHire {
+    type Data = EmployeeHired;
+    type Error = NewHireError;
+
+    async fn handle(&self, event: &Envelope<EmployeeHired>, _: &DeliveryInfo) -> Result<Outcome, NewHireError> {
+        let ready = handler::handle(&self.graph, &self.cfg, &event.data).await?;
+        Ok(Outcome {
+            event_type: USER_READY,
+            subject: Some(ready.user_id.as_str().to_owned()),
+            data: serde_json::to_value(&ready).expect("UserReady serialises"),
+        })
+    }
+}
+
+/// Runs the service until `shutdown` is cancelled: start-up checks, then the consumer and the
+/// health listener on `http`.
+pub async fn run(settings: Settings, http: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
+    let parts = Parts::new(&settings, Service::NewHire)?;
+    let setup = preflight::check_join_setup(&parts.graph, &settings.new_hire)
+        .await
+        .map_err(ServiceError::Preflight)?;
+    tracing::info!(join.mode = ?settings.new_hire.join_mode, setup = ?setup, "Join setup checked.");
+    let handler = Arc::new(NewHire { graph: parts.graph.clone(), cfg: settings.new_hire.clone() });
+    service::serve(&settings, Service::NewHire, parts, handler, http, shutdown).await
+}

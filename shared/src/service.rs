@@ -1,0 +1,110 @@
+//! What every onboarding service does around its handler, in one place: metrics, the Graph
+//! client (reporting to those metrics), the health listener with its readiness checks, and the
+//! consumer loop until shutdown. A service crate's `run` builds its handler and calls
+//! [`serve`]; its `main.rs` only loads settings, installs telemetry and waits for a signal.
+//!
+//! Not for: anything one service does differently (its handler, its start-up checks).
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::amqp::{AmqpError, ConsumerSpec, Handler, run_consumer};
+use crate::config::{Service, Settings};
+use crate::error::{Classify, ErrorClass};
+use crate::graph::{GraphClient, GraphError};
+use crate::health::{self, Readiness, ReadinessFlag};
+use crate::telemetry::Metrics;
+
+/// Why a service could not start or stopped with an error. `main` prints it and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0} consumes no queue")]
+    NoQueue(&'static str),
+    #[error("the Graph client cannot be built: {0}")]
+    Graph(#[from] GraphError),
+    #[error("start-up check failed: {0}")]
+    Preflight(String),
+    #[error("the health listener failed: {0}")]
+    Http(#[from] std::io::Error),
+    #[error(transparent)]
+    Amqp(#[from] AmqpError),
+}
+
+impl Classify for ServiceError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NoQueue(_) | Self::Preflight(_) | Self::Http(_) => ErrorClass::Permanent,
+            Self::Graph(e) => e.class(),
+            Self::Amqp(e) => e.class(),
+        }
+    }
+}
+
+/// The parts a service builds its handler from, created once per process.
+pub struct Parts {
+    pub metrics: Metrics,
+    /// The process's one Graph client: every Graph call of the service goes through it.
+    pub graph: GraphClient,
+}
+
+impl Parts {
+    pub fn new(settings: &Settings, service: Service) -> Result<Self, ServiceError> {
+        let metrics = Metrics::new(service.name());
+        let graph = GraphClient::new(&settings.graph, Arc::new(metrics.clone()))?;
+        Ok(Parts { metrics, graph })
+    }
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` on `http`, and consumes the service's queue with
+/// `handler` until `shutdown` is cancelled. Ready means: the broker session is up and a Graph
+/// token can be obtained.
+pub async fn serve<H: Handler>(
+    settings: &Settings,
+    service: Service,
+    parts: Parts,
+    handler: Arc<H>,
+    http: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    let spec = ConsumerSpec::for_service(service, &settings.amqp).ok_or(ServiceError::NoQueue(service.name()))?;
+    let broker_ready = ReadinessFlag::new();
+    let graph = parts.graph.clone();
+    let readiness = Readiness::new().flag("broker", broker_ready.clone()).check("graph_token", move || {
+        let graph = graph.clone();
+        async move { graph.token_obtainable().await }
+    });
+    let (addr, http_task) = health::spawn(http, readiness, parts.metrics.clone(), shutdown.clone())?;
+    tracing::info!(service = service.name(), http.address = %addr, queue = %spec.queue, "Service started.");
+    let consumed = run_consumer(&settings.amqp, spec, handler, parts.metrics, broker_ready, shutdown.clone()).await;
+    // The listener stops with the same token; wait for it so the port is free on return.
+    shutdown.cancel();
+    let served = http_task.await.unwrap_or(Ok(()));
+    consumed?;
+    served?;
+    tracing::info!(service = service.name(), "Service stopped.");
+    Ok(())
+}
+
+/// A token cancelled on SIGTERM or SIGINT: what Kubernetes and a terminal send to stop us.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot listen for SIGTERM; stopping.");
+                cancel.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received; draining."),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; draining."),
+        }
+        cancel.cancel();
+    });
+    token
+}
