@@ -3,10 +3,14 @@
 //! the key; secrets are `SecretString`, so `Debug` prints `[REDACTED]`.
 //!
 //! Not for: reading settings anywhere but at start-up. Binaries load once and pass sections down.
-//!
-//! (Skeleton: the `graph` section is fixed here so the Graph client can be written against it;
-//! the loader and the other sections are filled in by the foundation work.)
+//! The checks live in `config/validate.rs`; lenient list parsing in `config/lists.rs`.
 
+mod lists;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -14,6 +18,250 @@ use serde::Deserialize;
 
 /// The embedded defaults: every key, its default, and a comment saying what it is for.
 pub const DEFAULTS_TOML: &str = include_str!("../../config/defaults.toml");
+
+/// Settings could not be loaded, or they loaded but contradict each other.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source did not parse, a key is unknown, or a value has the wrong type. The `config`
+    /// crate names the key and the source ("for key `amqp.prefetch` in the environment").
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// The tree loaded, but a value is not usable: `graph.base_url: must be https`.
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl crate::error::Classify for ConfigError {
+    fn class(&self) -> crate::error::ErrorClass {
+        match self {
+            // Settings do not fix themselves by waiting: an operator must edit them.
+            ConfigError::Load(_) => crate::error::ErrorClass::Permanent,
+            ConfigError::Invalid { .. } => crate::error::ErrorClass::Permanent,
+        }
+    }
+}
+
+/// Loads the settings tree: embedded defaults, then `file` (if given, it must exist), then the
+/// `ONBOARDING__SECTION__KEY` entries of `env`. `main` passes `std::env::vars().collect()`;
+/// tests pass a map, so nobody mutates the process environment.
+pub fn load(file: Option<&Path>, env: HashMap<String, String>) -> Result<Settings, ConfigError> {
+    let mut builder = config::Config::builder().add_source(config::File::from_str(
+        DEFAULTS_TOML,
+        config::FileFormat::Toml,
+    ));
+    if let Some(path) = file {
+        builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+    }
+    let environment = config::Environment::with_prefix("ONBOARDING")
+        .prefix_separator("__")
+        .separator("__")
+        // try_parsing(true) turns a secret "007" into 7 and "1e3" into 1000 (stack-notes §6);
+        // numbers still deserialize from strings, and lists go through `lists`.
+        .try_parsing(false)
+        .source(Some(env.into_iter().collect()));
+    let settings = builder
+        .add_source(environment)
+        .build()?
+        .try_deserialize::<Settings>()?;
+    Ok(settings)
+}
+
+/// A binary of this workspace: which queue it consumes, which event it expects, which
+/// settings it needs validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    NewHire,
+    DevicePurchased,
+    DeviceShipped,
+    /// `onboardctl`: publishes and inspects, consumes no work queue.
+    Cli,
+}
+
+impl Service {
+    /// The name in logs, metrics labels, the CloudEvents `source` and the connection name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::NewHire => "new-hire",
+            Service::DevicePurchased => "device-purchased",
+            Service::DeviceShipped => "device-shipped",
+            Service::Cli => "onboardctl",
+        }
+    }
+
+    /// The CloudEvents `type` this service consumes, which is also its routing key.
+    pub fn consumed_event_type(self) -> Option<&'static str> {
+        match self {
+            Service::NewHire => Some(crate::events::EMPLOYEE_HIRED),
+            Service::DevicePurchased => Some(crate::events::DEVICE_PURCHASED),
+            Service::DeviceShipped => Some(crate::events::DEVICE_SHIPPED),
+            Service::Cli => None,
+        }
+    }
+
+    /// The routing key the work queue is bound with (the same string as the event type).
+    pub fn routing_key(self) -> Option<&'static str> {
+        self.consumed_event_type()
+    }
+
+    /// The work queue this service consumes, from `[amqp.queues]`.
+    pub fn queue(self, amqp: &AmqpSettings) -> Option<&str> {
+        match self {
+            Service::NewHire => Some(&amqp.queues.new_hire),
+            Service::DevicePurchased => Some(&amqp.queues.device_purchased),
+            Service::DeviceShipped => Some(&amqp.queues.device_shipped),
+            Service::Cli => None,
+        }
+    }
+}
+
+/// Everything configurable, one section per `[table]` of `config/defaults.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub amqp: AmqpSettings,
+    pub graph: GraphSettings,
+    pub telemetry: TelemetrySettings,
+    pub http: HttpSettings,
+    pub new_hire: NewHireSettings,
+    pub device_purchased: DevicePurchasedSettings,
+    pub device_shipped: DeviceShippedSettings,
+}
+
+impl Settings {
+    /// Checks what serde cannot: values that must agree with each other, and the keys `service`
+    /// needs. The error names the first offending key.
+    pub fn validate(&self, service: Service) -> Result<(), ConfigError> {
+        validate::settings(self, service)
+    }
+}
+
+/// `[amqp]`: the broker, the topology names, and the retry policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// Broker URI; it carries the password, so it is a secret.
+    pub url: SecretString,
+    /// PEM file with an extra CA for amqps://; empty = platform roots only.
+    pub ca_file: String,
+    /// Shown by `rabbitmqctl list_connections client_properties`; empty = `<service>@<pid>`.
+    pub connection_name: String,
+    pub exchange: String,
+    pub prefetch: u16,
+    pub concurrency: u16,
+    /// Ascending TTLs of the delay-tier queues.
+    #[serde(deserialize_with = "lists::durations")]
+    pub delay_tiers: Vec<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// 0 = unlimited (only `max_age` ends retrying).
+    pub max_attempts: u32,
+    /// Quorum-queue `x-delivery-limit`: the broker's guard against a message that crashes us.
+    pub delivery_limit: u32,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    pub max_body_bytes: usize,
+    /// How often the queue-depth gauge is refreshed by passive declares.
+    #[serde(with = "humantime_serde")]
+    pub queue_depth_interval: Duration,
+    pub queues: QueueNames,
+}
+
+/// `[amqp.queues]`: the work queue of each service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueNames {
+    pub new_hire: String,
+    pub device_purchased: String,
+    pub device_shipped: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line, with `trace_id`/`span_id` (production).
+    Json,
+    /// Human-readable multi-line output (a developer's terminal).
+    Pretty,
+}
+
+/// `[telemetry]`: logs and trace export.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `tracing` EnvFilter directives for the log output only.
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint; empty = no export.
+    pub otlp_endpoint: String,
+}
+
+/// `[http]`: the health and metrics listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+/// How a new hire is allowed to Entra-join devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinMode {
+    /// The policy must already allow everyone; we only verify.
+    All,
+    /// Membership in `join_group_id`, which the policy selects (recommended).
+    Group,
+    /// The user id in the policy's own list (read-modify-write of the whole policy).
+    Users,
+}
+
+/// `[new_hire]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewHireSettings {
+    pub join_mode: JoinMode,
+    pub join_group_id: String,
+    #[serde(deserialize_with = "lists::strings")]
+    pub groups: Vec<String>,
+    /// Department name -> group object ids. From the environment the department name is
+    /// lowercased by the `config` crate, so the handler should match departments case-insensitively.
+    #[serde(deserialize_with = "lists::string_map")]
+    pub department_groups: BTreeMap<String, Vec<String>>,
+    pub min_user_device_quota: u32,
+}
+
+/// `[device_purchased]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePurchasedSettings {
+    pub device_group_id: String,
+    pub device_group_dynamic: bool,
+    pub update_group_tag: bool,
+    #[serde(with = "humantime_serde")]
+    pub sync_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub import_max_age: Duration,
+    pub corporate_identifier: bool,
+    pub require_hardware_hash: bool,
+}
+
+/// `[device_shipped]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceShippedSettings {
+    pub allow_reassign: bool,
+}
 
 /// How the Graph client obtains its token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -135,6 +135,59 @@ string_newtype!(
     }
 );
 
+string_newtype!(
+    /// Procurement's order id: 1 to 64 printable characters.
+    OrderId,
+    "orderId",
+    |raw| {
+        if raw.is_empty() || raw.chars().count() > 64 {
+            return Err("must be 1 to 64 characters");
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("contains control characters");
+        }
+        Ok(())
+    }
+);
+
+string_newtype!(
+    /// An Autopilot group tag (`[OrderID]` in dynamic group rules). Microsoft publishes no length
+    /// limit; we allow 1 to 128 characters without quotes or commas, which break the CSV form.
+    GroupTag,
+    "groupTag",
+    |raw| {
+        if raw.is_empty() || raw.chars().count() > 128 {
+            return Err("must be 1 to 128 characters");
+        }
+        if raw.chars().any(|c| c.is_control() || matches!(c, '"' | ',')) {
+            return Err("must not contain quotes, commas or control characters");
+        }
+        Ok(())
+    }
+);
+
+/// Smallest and largest decoded hardware hash we accept. Real ones are about 4 KiB
+/// (`DeviceHardwareData`); the bounds only reject truncation and garbage.
+pub const HARDWARE_HASH_BYTES: std::ops::RangeInclusive<usize> = 100..=16 * 1024;
+
+string_newtype!(
+    /// The Autopilot hardware hash exactly as `Get-WindowsAutopilotInfo` writes it: standard
+    /// base64 of `DeviceHardwareData`. Sent to Graph as `hardwareIdentifier` unchanged.
+    HardwareHash,
+    "hardwareHash",
+    |raw| {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| "not standard base64")?;
+        if HARDWARE_HASH_BYTES.contains(&decoded.len()) {
+            Ok(())
+        } else {
+            Err("decoded size must be 100 to 16384 bytes")
+        }
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +206,14 @@ mod tests {
 
     #[test]
     fn upn_rejects_malformed_with_the_field_name() {
-        for bad in ["", "ada", "ada@", "@contoso.com", "ada@localhost", "a da@contoso.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@contoso.com",
+            "ada@localhost",
+            "a da@contoso.com",
+        ] {
             let err = bad.parse::<Upn>().unwrap_err();
             assert_eq!(err.field, "userPrincipalName", "{bad}");
         }
@@ -165,6 +225,25 @@ mod tests {
         assert!("1234567890123456".parse::<EmployeeId>().is_ok());
         assert!("12345678901234567".parse::<EmployeeId>().is_err());
         assert!("".parse::<EmployeeId>().is_err());
+    }
+
+    #[test]
+    fn hardware_hash_must_be_base64_of_a_plausible_size() {
+        use base64::Engine as _;
+        let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        assert!(b64(4096).parse::<HardwareHash>().is_ok());
+        assert!(b64(99).parse::<HardwareHash>().is_err());
+        assert!(b64(16 * 1024 + 1).parse::<HardwareHash>().is_err());
+        let err = "not base64!".parse::<HardwareHash>().unwrap_err();
+        assert_eq!(err.to_string(), "hardwareHash: not standard base64");
+    }
+
+    #[test]
+    fn order_ids_and_group_tags_are_bounded() {
+        assert!("PO-4711".parse::<OrderId>().is_ok());
+        assert!("".parse::<OrderId>().is_err());
+        assert!("Sales-EMEA".parse::<GroupTag>().is_ok());
+        assert!("a,b".parse::<GroupTag>().is_err());
     }
 
     #[test]

@@ -1,0 +1,277 @@
+//! The event contract: CloudEvents 1.0 in structured JSON mode over the one topic exchange,
+//! the typed `data` of each event we consume, and [`parse_event`], which turns a delivery into
+//! a typed envelope or an [`InvalidEvent`] naming the field. The JSON Schemas in `schemas/` say
+//! the same thing for integrators; `tests/schemas.rs` keeps the two in agreement.
+//!
+//! Not for: AMQP properties and headers (`amqp`), or what a handler does with the data.
+//! Unknown `data` fields are ignored, so a publisher may add fields before we read them;
+//! CloudEvents extension attributes on the envelope are ignored likewise.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use time::OffsetDateTime;
+
+use crate::error::{Classify, ErrorClass};
+use crate::ids::{EmployeeId, GroupTag, HardwareHash, OrderId, SerialNumber, Upn};
+
+/// AMQP `content_type` of every message: CloudEvents structured mode.
+pub const CONTENT_TYPE: &str = "application/cloudevents+json";
+/// The only CloudEvents version we speak.
+pub const SPEC_VERSION: &str = "1.0";
+
+// Event types. Each is also the routing key it is published with on the exchange.
+/// HR: a hire was made; `data` is [`EmployeeHired`].
+pub const EMPLOYEE_HIRED: &str = "hr.employee.hired";
+/// Procurement: a device was bought; `data` is [`DevicePurchased`].
+pub const DEVICE_PURCHASED: &str = "procurement.device.purchased";
+/// Procurement: a device left the warehouse for a user; `data` is [`DeviceShipped`].
+pub const DEVICE_SHIPPED: &str = "procurement.device.shipped";
+/// Outcome of new-hire: the user may join devices and is in their groups.
+pub const USER_READY: &str = "onboarding.user.ready";
+/// Outcome of device-purchased: the device is registered with Autopilot.
+pub const DEVICE_REGISTERED: &str = "onboarding.device.registered";
+/// Outcome of device-shipped: the Autopilot device is assigned to its user.
+pub const DEVICE_ASSIGNED: &str = "onboarding.device.assigned";
+
+/// A CloudEvents 1.0 envelope in structured JSON mode. `type` is the routing key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub specversion: String,
+    /// Unique per event; also the AMQP `message_id`. Redeliveries keep it.
+    pub id: String,
+    /// URI-reference of the producer, e.g. `urn:onboarding:new-hire` or `https://hr.example/`.
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub time: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datacontenttype: Option<String>,
+    pub data: T,
+}
+
+impl<T> Envelope<T> {
+    /// A new event with a fresh id, the current time and JSON data.
+    pub fn new(event_type: &str, source: &str, subject: Option<String>, data: T) -> Self {
+        Envelope {
+            specversion: SPEC_VERSION.to_owned(),
+            id: uuid::Uuid::new_v4().to_string(),
+            source: source.to_owned(),
+            event_type: event_type.to_owned(),
+            time: Some(OffsetDateTime::now_utc()),
+            subject,
+            datacontenttype: Some("application/json".to_owned()),
+            data,
+        }
+    }
+}
+
+time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
+
+/// `hr.employee.hired`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmployeeHired {
+    pub employee_id: EmployeeId,
+    pub user_principal_name: Upn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// First working day, `YYYY-MM-DD`.
+    #[serde(default, with = "ymd::option", skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<time::Date>,
+}
+
+/// `procurement.device.purchased`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicePurchased {
+    pub order_id: OrderId,
+    pub serial_number: SerialNumber,
+    /// Optional in the contract: a tenant that registers by corporate identifier only does not
+    /// need it (`device_purchased.require_hardware_hash`), so the service enforces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_hash: Option<HardwareHash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_tag: Option<GroupTag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_user_principal_name: Option<Upn>,
+}
+
+/// `procurement.device.shipped`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceShipped {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    pub serial_number: SerialNumber,
+    pub user_principal_name: Upn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shipped_at: Option<OffsetDateTime>,
+}
+
+/// A delivery that is not a valid event of the expected type. Always permanent: the same bytes
+/// will fail the same way, so the runtime dead-letters it at once with this message as reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEvent {
+    #[error("content_type: expected {CONTENT_TYPE}, got {}", .0.as_deref().unwrap_or("none"))]
+    ContentType(Option<String>),
+    #[error("body: {size} bytes is over the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("body: not a JSON object ({0})")]
+    NotJson(String),
+    #[error("type: expected {expected}, got {got}")]
+    WrongType { expected: String, got: String },
+    /// A missing or malformed attribute or data field, named by its JSON path.
+    #[error("{field}: {problem}")]
+    Field { field: String, problem: String },
+}
+
+impl Classify for InvalidEvent {
+    fn class(&self) -> ErrorClass {
+        match self {
+            InvalidEvent::ContentType(_)
+            | InvalidEvent::TooLarge { .. }
+            | InvalidEvent::NotJson(_)
+            | InvalidEvent::WrongType { .. }
+            | InvalidEvent::Field { .. } => ErrorClass::Permanent,
+        }
+    }
+}
+
+fn field(field: impl Into<String>, problem: impl Into<String>) -> InvalidEvent {
+    InvalidEvent::Field {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Parses a delivery into the envelope of `event_type_expected`, checking in order: the content
+/// type, the size (before reading the body), JSON, `type`, the envelope attributes, then `data`.
+pub fn parse_event<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    event_type_expected: &str,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<Envelope<T>, InvalidEvent> {
+    let media_type = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim());
+    if !media_type.is_some_and(|mt| mt.eq_ignore_ascii_case(CONTENT_TYPE)) {
+        return Err(InvalidEvent::ContentType(content_type.map(str::to_owned)));
+    }
+    if body.len() > max_bytes {
+        return Err(InvalidEvent::TooLarge {
+            size: body.len(),
+            max: max_bytes,
+        });
+    }
+    let mut object = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) => return Err(InvalidEvent::NotJson("not an object".to_owned())),
+        Err(e) => return Err(InvalidEvent::NotJson(e.to_string())),
+    };
+    match object.get("type") {
+        Some(serde_json::Value::String(t)) if t == event_type_expected => {}
+        Some(serde_json::Value::String(t)) => {
+            return Err(InvalidEvent::WrongType {
+                expected: event_type_expected.to_owned(),
+                got: t.clone(),
+            });
+        }
+        _ => return Err(field("type", "required string is missing")),
+    }
+    let data = object
+        .remove("data")
+        .ok_or_else(|| field("data", "required object is missing"))?;
+    // The attributes are read on their own so that their errors and the data's are named apart.
+    object.insert("data".to_owned(), serde_json::Value::Null);
+    let head: Envelope<()> = deserialize_at("", serde_json::Value::Object(object))?;
+    check_attributes(&head)?;
+    let data: T = deserialize_at("data", data)?;
+    Ok(Envelope {
+        specversion: head.specversion,
+        id: head.id,
+        source: head.source,
+        event_type: head.event_type,
+        time: head.time,
+        subject: head.subject,
+        datacontenttype: head.datacontenttype,
+        data,
+    })
+}
+
+fn check_attributes(head: &Envelope<()>) -> Result<(), InvalidEvent> {
+    if head.specversion != SPEC_VERSION {
+        return Err(field("specversion", format!("expected {SPEC_VERSION}")));
+    }
+    if head.id.is_empty() {
+        return Err(field("id", "must not be empty"));
+    }
+    if head.source.is_empty() {
+        return Err(field("source", "must not be empty"));
+    }
+    match head.datacontenttype.as_deref() {
+        None | Some("application/json") => Ok(()),
+        Some(_) => Err(field("datacontenttype", "expected application/json")),
+    }
+}
+
+/// Deserializes `value`, naming the failing field by its path under `prefix`.
+fn deserialize_at<T: DeserializeOwned>(
+    prefix: &str,
+    value: serde_json::Value,
+) -> Result<T, InvalidEvent> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let mut name = match (prefix, path.as_str()) {
+            (p, ".") => p.to_owned(),
+            ("", p) => p.to_owned(),
+            (pre, p) => format!("{pre}.{p}"),
+        };
+        // "missing field `employeeId`" is reported at the parent; name the field itself.
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            name = if name.is_empty() {
+                missing.to_owned()
+            } else {
+                format!("{name}.{missing}")
+            };
+            return field(name, "required field is missing");
+        }
+        // Newtype errors (`ids::InvalidField`) already start with the field's own name.
+        let problem = match message.split_once(": ") {
+            Some((head, rest)) if !head.contains(' ') => rest.to_owned(),
+            _ => message,
+        };
+        field(
+            if name.is_empty() {
+                "body".to_owned()
+            } else {
+                name
+            },
+            problem,
+        )
+    })
+}

@@ -1,0 +1,166 @@
+//! Logs, traces and metrics for every binary. [`init`] installs JSON (or pretty) logs that carry
+//! the trace and span ids, an OpenTelemetry tracer (exported over OTLP/gRPC when configured) and
+//! the W3C propagator; [`inject_trace_context`] and [`extract_trace_context`] carry
+//! `traceparent`/`tracestate` through AMQP headers; [`Metrics`] counts and logs each outcome.
+//!
+//! Not for: deciding outcomes (`amqp`) or serving metrics over HTTP (`health`).
+
+mod json;
+mod metrics;
+
+pub use metrics::Metrics;
+
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::config::{LogFormat, TelemetrySettings};
+use crate::error::{Classify, ErrorClass};
+
+/// Telemetry could not be set up. Both are configuration mistakes found at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("telemetry.log_filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("telemetry.otlp_endpoint: cannot build the OTLP exporter: {0}")]
+    Otlp(#[from] opentelemetry_otlp::ExporterBuildError),
+}
+
+impl Classify for TelemetryError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            TelemetryError::Filter(_) => ErrorClass::Permanent,
+            TelemetryError::Otlp(_) => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// Keeps telemetry installed; on drop, flushes buffered spans and uninstalls a thread-local
+/// subscriber. Hold it in `main` until the process ends.
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+    // `None` when this subscriber became the global default, which cannot be uninstalled.
+    _scoped: Option<tracing::subscriber::DefaultGuard>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.provider.shutdown() {
+            // The subscriber may be gone already; stderr is all that is left.
+            eprintln!("telemetry: flushing spans failed: {e}");
+        }
+    }
+}
+
+/// Installs logging and tracing for `service`. The first call in a process installs the global
+/// default; later calls (tests) install a thread-local default instead of failing, so a test
+/// can capture its own output. Call it inside the tokio runtime: the OTLP exporter needs one.
+pub fn init<W>(
+    service: &str,
+    cfg: &TelemetrySettings,
+    writer: W,
+) -> Result<TelemetryGuard, TelemetryError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let provider = tracer_provider(service, &cfg.otlp_endpoint)?;
+    let tracer = provider.tracer(service.to_owned());
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    // The filter goes on the log layer only: in front of both layers it would also drop the
+    // spans, and with them the trace ids and traceparent headers (stack-notes §5).
+    let filter = EnvFilter::try_new(&cfg.log_filter)?;
+    let logs = match cfg.log_format {
+        LogFormat::Json => json::JsonLogLayer::new(writer).with_filter(filter).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .pretty()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+    };
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(logs);
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let scoped = match tracing::dispatcher::set_global_default(dispatch.clone()) {
+        Ok(()) => None,
+        Err(_) => Some(tracing::dispatcher::set_default(&dispatch)),
+    };
+    Ok(TelemetryGuard {
+        provider,
+        _scoped: scoped,
+    })
+}
+
+fn tracer_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service.to_owned())
+        .build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    // Without an exporter spans still get ids, so logs and traceparent headers stay useful.
+    if endpoint.is_empty() {
+        return Ok(builder.build());
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()?;
+    Ok(builder.with_batch_exporter(exporter).build())
+}
+
+// === W3C trace context in AMQP headers ===
+
+struct HeaderInjector<'a>(&'a mut FieldTable);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(
+            ShortString::from(key),
+            AMQPValue::LongString(LongString::from(value)),
+        );
+    }
+}
+
+struct HeaderExtractor<'a>(&'a FieldTable);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match self.0.inner().get(key)? {
+            AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+            AMQPValue::ShortString(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.inner().keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Writes `traceparent` (and `tracestate`) of the current span into `headers`.
+pub fn inject_trace_context(headers: &mut FieldTable) {
+    let cx = tracing::Span::current().context();
+    // The propagator is used directly, not the global one, so that publishing carries the trace
+    // even in a process that never called `init`.
+    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+}
+
+/// Reads `traceparent`/`tracestate` from `headers`; an empty context when absent or malformed.
+pub fn extract_trace_context(headers: &FieldTable) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+}
+
+/// The trace id of the current span as 32 hex digits, or `None` outside a recorded span.
+pub fn current_trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}
