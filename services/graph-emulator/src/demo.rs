@@ -1,0 +1,205 @@
+//! Constants of the built-in demo tenant (`fixtures/demo.json`), for tests and the demo command.
+//! A unit test checks each constant against the fixture, so they cannot drift apart.
+
+use base64::Engine;
+
+pub const TENANT_ID: &str = "8f2d5c1e-4b7a-4e9c-9a31-6d0c2b7e5f10";
+pub const DOMAIN: &str = "contoso.test";
+/// The only scope the token endpoint accepts (or `00000003-0000-0000-c000-000000000000/.default`).
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// An app registration's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoApp {
+    pub name: &'static str,
+    pub client_id: &'static str,
+    pub client_secret: &'static str,
+    /// `sub` of the federated credential (issuer [`WIF_ISSUER`]), if the app has one.
+    pub wif_subject: Option<&'static str>,
+}
+
+/// User.Read.All, GroupMember.ReadWrite.All, Policy.ReadWrite.DeviceConfiguration.
+pub const NEW_HIRE: DemoApp = DemoApp {
+    name: "new-hire",
+    client_id: "a1000000-0000-4000-8000-000000000001",
+    client_secret: "emu-new-hire-secret",
+    wif_subject: Some("system:serviceaccount:onboarding:new-hire"),
+};
+/// DeviceManagementServiceConfig.ReadWrite.All, Device.Read.All, Device.ReadWrite.All, GroupMember.ReadWrite.All.
+pub const DEVICE_PURCHASED: DemoApp = DemoApp {
+    name: "device-purchased",
+    client_id: "a1000000-0000-4000-8000-000000000002",
+    client_secret: "emu-device-purchased-secret",
+    wif_subject: Some("system:serviceaccount:onboarding:device-purchased"),
+};
+/// DeviceManagementServiceConfig.ReadWrite.All, User.Read.All.
+pub const DEVICE_SHIPPED: DemoApp = DemoApp {
+    name: "device-shipped",
+    client_id: "a1000000-0000-4000-8000-000000000003",
+    client_secret: "emu-device-shipped-secret",
+    wif_subject: Some("system:serviceaccount:onboarding:device-shipped"),
+};
+/// Read-only: User.Read.All, GroupMember.Read.All, Policy.Read.DeviceConfiguration,
+/// DeviceManagementServiceConfig.Read.All, Device.Read.All.
+pub const ONBOARDCTL: DemoApp = DemoApp {
+    name: "onboardctl",
+    client_id: "a1000000-0000-4000-8000-000000000004",
+    client_secret: "emu-onboardctl-secret",
+    wif_subject: None,
+};
+/// new-hire's permissions minus GroupMember.ReadWrite.All: proves a 403 reaches the service.
+pub const NEW_HIRE_NO_GROUPWRITE: DemoApp = DemoApp {
+    name: "new-hire-no-groupwrite",
+    client_id: "a1000000-0000-4000-8000-000000000005",
+    client_secret: "emu-new-hire-no-groupwrite-secret",
+    wif_subject: None,
+};
+/// Broad write permissions, for tests that build tenant state through Graph itself.
+pub const TENANT_ADMIN: DemoApp = DemoApp {
+    name: "tenant-admin",
+    client_id: "a1000000-0000-4000-8000-000000000006",
+    client_secret: "emu-tenant-admin-secret",
+    wif_subject: None,
+};
+pub const APPS: [DemoApp; 6] = [
+    NEW_HIRE,
+    DEVICE_PURCHASED,
+    DEVICE_SHIPPED,
+    ONBOARDCTL,
+    NEW_HIRE_NO_GROUPWRITE,
+    TENANT_ADMIN,
+];
+
+/// Issuer of the demo apps' federated credentials (a Kubernetes service-account token issuer).
+pub const WIF_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+/// `x-identity-header` value of the managed-identity endpoint; the identity acts as [`DEVICE_PURCHASED`].
+pub const IDENTITY_HEADER: &str = "emu-identity-header";
+
+// === users ===
+pub const USER_ADA: &str = "b1000000-0000-4000-8000-000000000001";
+pub const UPN_ADA: &str = "ada@contoso.test";
+pub const USER_GRACE: &str = "b1000000-0000-4000-8000-000000000002";
+pub const UPN_GRACE: &str = "grace@contoso.test";
+/// Alan has a 300 s (nominal) provisioning lag: 404 until it passes.
+pub const USER_ALAN: &str = "b1000000-0000-4000-8000-000000000003";
+pub const UPN_ALAN: &str = "alan@contoso.test";
+pub const ALAN_PROVISION_AFTER_SECS: f64 = 300.0;
+/// A B2B guest: the `#` must be sent as `%23` in a path.
+pub const USER_GUEST: &str = "b1000000-0000-4000-8000-000000000004";
+pub const UPN_GUEST: &str = "adele_fabrikam.test#EXT#@contoso.test";
+/// A UPN starting with `$`: only `/users('…')` reaches it.
+pub const USER_DOLLAR: &str = "b1000000-0000-4000-8000-000000000005";
+pub const UPN_DOLLAR: &str = "$svc-kiosk@contoso.test";
+/// Already in the join group and in Sales.
+pub const USER_KATHERINE: &str = "b1000000-0000-4000-8000-000000000006";
+pub const UPN_KATHERINE: &str = "katherine@contoso.test";
+
+// === groups ===
+/// Listed in the device registration policy's `allowedToJoin.groups` (enumerated mode).
+pub const GROUP_JOIN: &str = "c1000000-0000-4000-8000-000000000001";
+pub const GROUP_ENGINEERING: &str = "c1000000-0000-4000-8000-000000000002";
+pub const GROUP_SALES: &str = "c1000000-0000-4000-8000-000000000003";
+/// Security group for Autopilot devices; the deployment profile and ESP are assigned to it.
+pub const GROUP_AUTOPILOT_DEVICES: &str = "c1000000-0000-4000-8000-000000000004";
+/// A Microsoft 365 (Unified, not security) group: devices cannot be members.
+pub const GROUP_M365: &str = "c1000000-0000-4000-8000-000000000005";
+/// Dynamic: every device with a `[ZTDID]` physical id. Direct writes are refused.
+pub const GROUP_DYNAMIC: &str = "c1000000-0000-4000-8000-000000000006";
+
+// === devices and Intune configuration ===
+pub const USER_DEVICE_QUOTA: i64 = 50;
+/// The already-registered Autopilot device (`windowsAutopilotDeviceIdentity.id`).
+pub const AUTOPILOT_DEVICE: &str = "f1000000-0000-4000-8000-000000000001";
+pub const AUTOPILOT_SERIAL: &str = "CZC0000001";
+/// Its Entra device: object id, and `deviceId` (= Autopilot `azureActiveDirectoryDeviceId`).
+pub const ENTRA_DEVICE_OBJECT: &str = "d2000000-0000-4000-8000-000000000001";
+pub const ENTRA_DEVICE_ID: &str = "d3000000-0000-4000-8000-000000000001";
+/// Registered to another tenant: importing it ends in `ZtdDeviceAssignedToOtherTenant` (808).
+pub const OTHER_TENANT_SERIAL: &str = "OT0000001";
+pub const DEPLOYMENT_PROFILE: &str = "e1000000-0000-4000-8000-000000000001";
+pub const ESP: &str = "e2000000-0000-4000-8000-000000000001";
+/// Intune's id of the MDM auto-enrollment policy (answers 403 to application tokens).
+pub const MDM_POLICY: &str = "0000000a-0000-0000-c000-000000000000";
+
+/// A valid-looking hardware hash for `serial`: base64 of 128 deterministic bytes.
+/// The emulator accepts any base64 that decodes to at least [`MIN_HASH_BYTES`] bytes.
+pub fn hardware_hash(serial: &str) -> String {
+    let s = serial.as_bytes();
+    let sum: u32 = s.iter().map(|&b| u32::from(b)).sum();
+    let bytes: Vec<u8> = (0..128u32)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(sum) as u8) ^ s[i as usize % s.len().max(1)])
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Shortest decoded hash the import accepts; shorter ends in `InvalidZtdHardwareHash`.
+pub const MIN_HASH_BYTES: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Fixture;
+
+    #[test]
+    fn demo_constants_match_the_demo_fixture() {
+        let f = Fixture::demo();
+        assert_eq!(f.tenant.id, TENANT_ID);
+        assert_eq!(f.tenant.domains[0], DOMAIN);
+        for app in APPS {
+            let reg = f
+                .apps
+                .iter()
+                .find(|a| a.client_id == app.client_id)
+                .expect(app.name);
+            assert_eq!(reg.display_name, app.name);
+            assert_eq!(reg.client_secret.as_deref(), Some(app.client_secret));
+            let subject = reg
+                .federated_credentials
+                .first()
+                .map(|c| c.subject.as_str());
+            assert_eq!(subject, app.wif_subject, "{}", app.name);
+        }
+        let upn = |id: &str| {
+            f.users
+                .iter()
+                .find(|u| u.id == id)
+                .map(|u| u.user_principal_name.clone())
+        };
+        assert_eq!(upn(USER_ADA).as_deref(), Some(UPN_ADA));
+        assert_eq!(upn(USER_ALAN).as_deref(), Some(UPN_ALAN));
+        assert_eq!(upn(USER_GUEST).as_deref(), Some(UPN_GUEST));
+        assert_eq!(upn(USER_DOLLAR).as_deref(), Some(UPN_DOLLAR));
+        assert_eq!(upn(USER_KATHERINE).as_deref(), Some(UPN_KATHERINE));
+        for g in [
+            GROUP_JOIN,
+            GROUP_ENGINEERING,
+            GROUP_SALES,
+            GROUP_AUTOPILOT_DEVICES,
+            GROUP_M365,
+            GROUP_DYNAMIC,
+        ] {
+            assert!(f.groups.iter().any(|x| x.id == g), "{g}");
+        }
+        let ap = &f.autopilot_devices[0];
+        assert_eq!(
+            (ap.id.as_str(), ap.serial_number.as_str()),
+            (AUTOPILOT_DEVICE, AUTOPILOT_SERIAL)
+        );
+        assert_eq!(
+            ap.hardware_identifier.as_deref(),
+            Some(hardware_hash(AUTOPILOT_SERIAL).as_str())
+        );
+        assert_eq!(f.entra_devices[0].device_id, ENTRA_DEVICE_ID);
+        assert_eq!(f.other_tenant_serials, [OTHER_TENANT_SERIAL]);
+        assert_eq!(
+            f.device_registration_policy.user_device_quota,
+            USER_DEVICE_QUOTA
+        );
+        assert_eq!(
+            f.managed_identity
+                .as_ref()
+                .map(|m| m.identity_header.as_str()),
+            Some(IDENTITY_HEADER)
+        );
+    }
+}

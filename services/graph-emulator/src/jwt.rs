@@ -1,0 +1,164 @@
+//! Access tokens: signed JWTs carrying `tid`, `appid` and `roles` (the app's granted
+//! application permissions), and their validation on every Graph call. HS256 with a key
+//! derived from the seed: clients treat access tokens as opaque, so the algorithm is ours.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::unix_now;
+
+/// Audience of Graph tokens, as Entra issues them for `https://graph.microsoft.com/.default`.
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+
+/// The claims Graph looks at (and a few more, for realism when a developer decodes one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub tid: String,
+    pub appid: String,
+    pub sub: String,
+    pub oid: String,
+    pub idtyp: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub ver: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TokenError {
+    #[error("Access token is empty.")]
+    Missing,
+    #[error("Lifetime validation failed, the token is expired.")]
+    Expired,
+    #[error("Access token validation failure. Invalid audience.")]
+    WrongAudience,
+    #[error("Access token validation failure. The token was issued for another tenant.")]
+    WrongTenant,
+    #[error("Invalid JWT token. {0}")]
+    Invalid(String),
+}
+
+/// Signs and checks tokens with one secret key.
+pub struct TokenKeys {
+    encoding: jsonwebtoken::EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
+}
+
+impl TokenKeys {
+    pub fn from_seed(seed: u64) -> TokenKeys {
+        let secret = format!("graph-emulator-signing-key-{seed:016x}");
+        TokenKeys {
+            encoding: jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            decoding: jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        }
+    }
+
+    /// Issues an app-only token for `appid` in `tenant`, valid `lifetime_secs` (not scaled;
+    /// negative makes an already-expired token, for tests).
+    pub fn issue(&self, tenant: &str, appid: &str, roles: &[String], lifetime_secs: i64) -> String {
+        let now = unix_now();
+        let exp = now.saturating_add_signed(lifetime_secs);
+        let claims = Claims {
+            aud: GRAPH_AUDIENCE.into(),
+            iss: format!("https://sts.windows.net/{tenant}/"),
+            iat: now,
+            nbf: now,
+            exp,
+            tid: tenant.into(),
+            appid: appid.into(),
+            sub: appid.into(),
+            oid: appid.into(),
+            idtyp: "app".into(),
+            roles: roles.to_vec(),
+            ver: "1.0".into(),
+        };
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    /// Validates an `Authorization` header value for `tenant`; returns the claims.
+    pub fn validate(
+        &self,
+        authorization: Option<&str>,
+        tenant: &str,
+    ) -> Result<Claims, TokenError> {
+        let token = authorization
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(TokenError::Missing)?;
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        v.leeway = 0;
+        v.validate_aud = false; // checked below, to give Graph's own message
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid(e.to_string()),
+                }
+            })?;
+        let claims = data.claims;
+        if claims.aud != GRAPH_AUDIENCE && claims.aud != "00000003-0000-0000-c000-000000000000" {
+            return Err(TokenError::WrongAudience);
+        }
+        if claims.tid != tenant {
+            return Err(TokenError::WrongTenant);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_token_validates_for_its_tenant_only() {
+        let keys = TokenKeys::from_seed(3);
+        let t = keys.issue("tenant-a", "app-1", &["User.Read.All".into()], 3599);
+        let claims = keys
+            .validate(Some(&format!("Bearer {t}")), "tenant-a")
+            .unwrap();
+        assert_eq!((claims.appid.as_str(), claims.roles.len()), ("app-1", 1));
+        assert_eq!(
+            keys.validate(Some(&format!("Bearer {t}")), "tenant-b"),
+            Err(TokenError::WrongTenant)
+        );
+        assert_eq!(keys.validate(None, "tenant-a"), Err(TokenError::Missing));
+        let other = TokenKeys::from_seed(4);
+        assert!(matches!(
+            other.validate(Some(&format!("Bearer {t}")), "tenant-a"),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let keys = TokenKeys::from_seed(3);
+        let t = keys.issue("t", "a", &[], 0);
+        // exp == now with zero leeway: jsonwebtoken treats exp < now as expired, so step past it.
+        let claims: Claims = {
+            let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+            v.validate_exp = false;
+            v.validate_aud = false;
+            jsonwebtoken::decode(&t, &keys.decoding, &v).unwrap().claims
+        };
+        let past = Claims {
+            exp: claims.exp - 10,
+            ..claims
+        };
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        let expired = jsonwebtoken::encode(&header, &past, &keys.encoding).unwrap();
+        assert_eq!(
+            keys.validate(Some(&format!("Bearer {expired}")), "t"),
+            Err(TokenError::Expired)
+        );
+    }
+}

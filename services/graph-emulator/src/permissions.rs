@@ -1,0 +1,322 @@
+//! Which application permissions each Graph operation requires, as one table: route template →
+//! all of these groups, each satisfied by any one of its permissions. Taken from the reference
+//! (§1, §2, §3, §5–§10); a higher permission (ReadWrite, Directory.*) satisfies a lower one.
+//! An empty group can never be satisfied: that is how "Application: Not supported" reads.
+
+/// One row: `method template` needs every group in `all_of`, each by any of its members.
+pub struct Requirement {
+    pub method: &'static str,
+    /// Version-less template, as in the route table (`/groups/{id}/members/$ref`).
+    pub template: &'static str,
+    pub all_of: &'static [&'static [&'static str]],
+}
+
+const USER_READ: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const USER_WRITE: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+const GROUP_READ: &[&str] = &[
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const GROUP_CREATE: &[&str] = &[
+    "Group.Create",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+const MEMBER_READ: &[&str] = GROUP_READ;
+const MEMBER_WRITE: &[&str] = &[
+    "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+/// Adding a *device* to a group needs this on top of [`MEMBER_WRITE`] (§3); checked by the handler.
+pub const DEVICE_WRITE: &[&str] = &["Device.ReadWrite.All", "Directory.ReadWrite.All"];
+const DEVICE_READ: &[&str] = &[
+    "Device.Read.All",
+    "Device.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const POLICY_READ: &[&str] = &[
+    "Policy.Read.DeviceConfiguration",
+    "Policy.ReadWrite.DeviceConfiguration",
+];
+const POLICY_WRITE: &[&str] = &["Policy.ReadWrite.DeviceConfiguration"];
+const DMSC_READ: &[&str] = &[
+    "DeviceManagementServiceConfig.Read.All",
+    "DeviceManagementServiceConfig.ReadWrite.All",
+];
+const DMSC_WRITE: &[&str] = &["DeviceManagementServiceConfig.ReadWrite.All"];
+const SYNC: &[&str] = &[
+    "DeviceManagementServiceConfig.ReadWrite.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+];
+/// §10: the MDM policy answers "Application: Not supported" — no permission suffices.
+const NOT_FOR_APPS: &[&str] = &[];
+
+const fn r(
+    method: &'static str,
+    template: &'static str,
+    all_of: &'static [&'static [&'static str]],
+) -> Requirement {
+    Requirement {
+        method,
+        template,
+        all_of,
+    }
+}
+
+const IMPORTS: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
+
+pub static PERMISSIONS: &[Requirement] = &[
+    // §2 users
+    r("GET", "/users", &[USER_READ]),
+    r("POST", "/users", &[USER_WRITE]),
+    r("GET", "/users/{id}", &[USER_READ]),
+    r("GET", "/users/{id}/memberOf", &[USER_READ, MEMBER_READ]),
+    r(
+        "GET",
+        "/users/{id}/memberOf/{id}",
+        &[USER_READ, MEMBER_READ],
+    ),
+    r(
+        "POST",
+        "/users/{id}/checkMemberGroups",
+        &[USER_READ, MEMBER_READ],
+    ),
+    // §3 groups
+    r("GET", "/groups", &[GROUP_READ]),
+    r("POST", "/groups", &[GROUP_CREATE]),
+    r("GET", "/groups/{id}", &[GROUP_READ]),
+    r("PATCH", "/groups/{id}", &[MEMBER_WRITE]),
+    r("GET", "/groups/{id}/members", &[MEMBER_READ]),
+    r("GET", "/groups/{id}/members/{id}", &[MEMBER_READ]),
+    r("POST", "/groups/{id}/members/$ref", &[MEMBER_WRITE]),
+    r("DELETE", "/groups/{id}/members/{id}/$ref", &[MEMBER_WRITE]),
+    r("POST", "/groups/{id}/checkMemberGroups", &[MEMBER_READ]),
+    r(
+        "POST",
+        "/directoryObjects/{id}/checkMemberGroups",
+        &[MEMBER_READ],
+    ),
+    // §8 Entra devices
+    r("GET", "/devices", &[DEVICE_READ]),
+    r("GET", "/devices/{id}", &[DEVICE_READ]),
+    r("GET", "/devices(deviceId='{id}')", &[DEVICE_READ]),
+    r("GET", "/devices/{id}/memberOf", &[DEVICE_READ, MEMBER_READ]),
+    r(
+        "POST",
+        "/devices/{id}/checkMemberGroups",
+        &[DEVICE_READ, MEMBER_READ],
+    ),
+    // §1 device registration policy; §10 MDM policy
+    r("GET", "/policies/deviceRegistrationPolicy", &[POLICY_READ]),
+    r("PUT", "/policies/deviceRegistrationPolicy", &[POLICY_WRITE]),
+    r(
+        "GET",
+        "/policies/mobileDeviceManagementPolicies",
+        &[NOT_FOR_APPS],
+    ),
+    r(
+        "GET",
+        "/policies/mobileDeviceManagementPolicies/{id}",
+        &[NOT_FOR_APPS],
+    ),
+    // §5 Autopilot import: the reference lists only ReadWrite, reads included
+    r("GET", IMPORTS, &[DMSC_WRITE]),
+    r("POST", IMPORTS, &[DMSC_WRITE]),
+    r(
+        "POST",
+        "/deviceManagement/importedWindowsAutopilotDeviceIdentities/import",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "DELETE",
+        "/deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}",
+        &[DMSC_WRITE],
+    ),
+    // §6 Autopilot devices
+    r(
+        "GET",
+        "/deviceManagement/windowsAutopilotDeviceIdentities",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/windowsAutopilotDeviceIdentities/{id}",
+        &[DMSC_READ],
+    ),
+    r(
+        "DELETE",
+        "/deviceManagement/windowsAutopilotDeviceIdentities/{id}",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/windowsAutopilotDeviceIdentities/{id}/assignUserToDevice",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/windowsAutopilotDeviceIdentities/{id}/unassignUserFromDevice",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties",
+        &[DMSC_WRITE],
+    ),
+    // §7 sync
+    r(
+        "GET",
+        "/deviceManagement/windowsAutopilotSettings",
+        &[DMSC_READ],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/windowsAutopilotSettings/sync",
+        &[SYNC],
+    ),
+    // §9 corporate identifiers
+    r(
+        "GET",
+        "/deviceManagement/importedDeviceIdentities",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/importedDeviceIdentities/{id}",
+        &[DMSC_READ],
+    ),
+    r(
+        "DELETE",
+        "/deviceManagement/importedDeviceIdentities/{id}",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/importedDeviceIdentities/importDeviceIdentityList",
+        &[DMSC_WRITE],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/importedDeviceIdentities/searchExistingIdentities",
+        &[DMSC_READ],
+    ),
+    // §10 read-only configuration
+    r(
+        "GET",
+        "/deviceManagement/windowsAutopilotDeploymentProfiles",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/deviceEnrollmentConfigurations",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/deviceEnrollmentConfigurations/{id}",
+        &[DMSC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/deviceEnrollmentConfigurations/{id}/assignments",
+        &[DMSC_READ],
+    ),
+    // §4: the envelope needs only a valid token; each item is checked on its own
+    r("POST", "/$batch", &[]),
+];
+
+/// The requirement for an operation; `None` means the route table and this table disagree.
+pub fn requirement(method: &str, template: &str) -> Option<&'static Requirement> {
+    PERMISSIONS
+        .iter()
+        .find(|p| p.method == method && p.template == template)
+}
+
+/// Whether `roles` (a token's `roles` claim) satisfies `all_of`.
+pub fn satisfied(all_of: &[&[&str]], roles: &[String]) -> bool {
+    all_of
+        .iter()
+        .all(|any| any.iter().any(|p| roles.iter().any(|r| r == p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn checking_a_users_groups_needs_user_and_member_read() {
+        let req = requirement("POST", "/users/{id}/checkMemberGroups").unwrap();
+        assert!(!satisfied(req.all_of, &roles(&["User.Read.All"])));
+        assert!(satisfied(
+            req.all_of,
+            &roles(&["User.Read.All", "GroupMember.Read.All"])
+        ));
+        assert!(satisfied(
+            req.all_of,
+            &roles(&["User.Read.All", "GroupMember.ReadWrite.All"])
+        ));
+    }
+
+    #[test]
+    fn policy_put_needs_readwrite_and_the_mdm_policy_refuses_every_app() {
+        let put = requirement("PUT", "/policies/deviceRegistrationPolicy").unwrap();
+        assert!(!satisfied(
+            put.all_of,
+            &roles(&["Policy.Read.DeviceConfiguration"])
+        ));
+        let mdm = requirement("GET", "/policies/mobileDeviceManagementPolicies").unwrap();
+        assert!(!satisfied(
+            mdm.all_of,
+            &roles(&[
+                "Policy.ReadWrite.DeviceConfiguration",
+                "Directory.ReadWrite.All"
+            ])
+        ));
+    }
+
+    #[test]
+    fn every_route_has_exactly_one_requirement() {
+        for route in crate::routes::ROUTES {
+            let n = PERMISSIONS
+                .iter()
+                .filter(|p| p.method == route.method && p.template == route.template)
+                .count();
+            assert_eq!(n, 1, "{} {}", route.method, route.template);
+        }
+        assert_eq!(
+            PERMISSIONS.len(),
+            crate::routes::ROUTES.len(),
+            "a permission row without a route"
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Throttling the way Graph does it: request budgets per workload family (identity = users,
+//! groups, devices; Intune = deviceManagement) per app per tenant in fixed windows (§11), scaled
+//! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window); one that
+//! arrives before the Retry-After it was given has elapsed is refused again and marked early,
+//! like Dev Proxy's RetryAfterPlugin. Decisions only; the pipeline writes the response.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Speed, format_retry_after, retry_after_as_sent};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Family {
+    /// Directory: users, groups, devices, directoryObjects, policies.
+    Identity,
+    /// deviceManagement/* (Autopilot, enrollment configuration).
+    Intune,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    /// POST/PUT/PATCH/DELETE, one each.
+    Writes,
+    /// Every request, one each.
+    Requests,
+    /// Resource units (identity): GET users 2, members 3, checkMemberGroups 4, else 1.
+    ResourceUnits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    /// Per app per tenant (`Tenant_Application`).
+    #[default]
+    App,
+    /// All apps in the tenant (`Tenant`).
+    Tenant,
+}
+
+/// One budget: at most `limit` units of `kind` per `window_secs` (nominal; scaled by speed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Budget {
+    pub family: Family,
+    pub kind: Kind,
+    #[serde(default)]
+    pub scope: Scope,
+    pub limit: u64,
+    pub window_secs: f64,
+}
+
+/// The throttling model; `PUT /_emulator/throttle` replaces it (counters restart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ThrottleConfig {
+    pub enabled: bool,
+    pub budgets: Vec<Budget>,
+    /// Share of 429s sent without a Retry-After header (the client must back off by itself).
+    #[serde(default)]
+    pub retry_after_absent_share: f64,
+    /// Send fractional seconds (`0.02`) when the scaled wait is not whole; else round up.
+    #[serde(default = "yes")]
+    pub fractional_retry_after: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ThrottleConfig {
+    /// §11's published limits for a small tenant.
+    fn default() -> Self {
+        let b = |family, kind, limit, window_secs| Budget {
+            family,
+            kind,
+            scope: Scope::App,
+            limit,
+            window_secs,
+        };
+        ThrottleConfig {
+            enabled: true,
+            budgets: vec![
+                b(Family::Identity, Kind::ResourceUnits, 3_500, 10.0),
+                b(Family::Identity, Kind::Writes, 3_000, 150.0),
+                b(Family::Intune, Kind::Writes, 100, 20.0),
+                b(Family::Intune, Kind::Requests, 1_000, 20.0),
+            ],
+            retry_after_absent_share: 0.0,
+            fractional_retry_after: true,
+        }
+    }
+}
+
+/// What the throttle decided for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    /// 429. `retry_after` is the header text, if any; `early` = came before its last Retry-After.
+    Throttled {
+        retry_after: Option<String>,
+        early: bool,
+        scope: String,
+    },
+}
+
+/// Window counters and the "not before" instants handed out with each 429.
+#[derive(Debug, Default)]
+pub struct ThrottleState {
+    windows: HashMap<(usize, String), (Instant, u64)>,
+    not_before: HashMap<(String, Family), Instant>,
+}
+
+/// One request as the throttle sees it.
+pub struct Charge<'a> {
+    pub app: &'a str,
+    pub tenant: &'a str,
+    pub family: Family,
+    pub write: bool,
+    pub resource_units: u64,
+}
+
+impl ThrottleState {
+    pub fn decide(
+        &mut self,
+        cfg: &ThrottleConfig,
+        speed: Speed,
+        c: &Charge<'_>,
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Verdict {
+        if !cfg.enabled {
+            return Verdict::Pass;
+        }
+        let key = (c.app.to_string(), c.family);
+        if let Some(&nb) = self.not_before.get(&key)
+            && now < nb
+        {
+            let retry_after = Some(format_retry_after(nb - now, cfg.fractional_retry_after));
+            return Verdict::Throttled {
+                retry_after,
+                early: true,
+                scope: scope_text(c, Scope::App),
+            };
+        }
+        match self.charge_budgets(cfg, speed, c, now) {
+            None => Verdict::Pass,
+            Some((wait, scope)) => {
+                let absent = cfg.retry_after_absent_share > 0.0
+                    && rng.random_bool(cfg.retry_after_absent_share.clamp(0.0, 1.0));
+                let retry_after =
+                    (!absent).then(|| format_retry_after(wait, cfg.fractional_retry_after));
+                // An early retry is judged against what the client was told, not the exact window.
+                if let Some(text) = &retry_after {
+                    self.not_before.insert(key, now + retry_after_as_sent(text));
+                }
+                Verdict::Throttled {
+                    retry_after,
+                    early: false,
+                    scope: scope_text(c, scope),
+                }
+            }
+        }
+    }
+
+    /// Charges every applicable budget, or none if one is exhausted (returns its wait).
+    fn charge_budgets(
+        &mut self,
+        cfg: &ThrottleConfig,
+        speed: Speed,
+        c: &Charge<'_>,
+        now: Instant,
+    ) -> Option<(Duration, Scope)> {
+        let mut charges = Vec::new();
+        for (i, b) in cfg
+            .budgets
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.family == c.family)
+        {
+            let cost = match b.kind {
+                Kind::Writes if !c.write => continue,
+                Kind::Writes | Kind::Requests => 1,
+                Kind::ResourceUnits => c.resource_units,
+            };
+            let who = match b.scope {
+                Scope::App => c.app.to_string(),
+                Scope::Tenant => String::from("*"),
+            };
+            let window = speed.scaled_secs(b.window_secs);
+            let entry = self.windows.entry((i, who.clone())).or_insert((now, 0));
+            if now >= entry.0 + window {
+                *entry = (now, 0);
+            }
+            if entry.1 + cost > b.limit {
+                return Some(((entry.0 + window).saturating_duration_since(now), b.scope));
+            }
+            charges.push(((i, who), cost));
+        }
+        for (k, cost) in charges {
+            if let Some(e) = self.windows.get_mut(&k) {
+                e.1 += cost;
+            }
+        }
+        None
+    }
+}
+
+fn scope_text(c: &Charge<'_>, scope: Scope) -> String {
+    let limit = if c.write { "Write" } else { "Read" };
+    match scope {
+        Scope::App => format!("Tenant_Application/{limit}/{}/{}", c.app, c.tenant),
+        Scope::Tenant => format!("Tenant/{limit}/{}/{}", c.app, c.tenant),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn intune_write<'a>(app: &'a str) -> Charge<'a> {
+        Charge {
+            app,
+            tenant: "t",
+            family: Family::Intune,
+            write: true,
+            resource_units: 1,
+        }
+    }
+
+    #[test]
+    fn the_101st_intune_write_in_a_window_is_throttled_and_an_early_retry_is_flagged() {
+        let (cfg, speed) = (ThrottleConfig::default(), Speed::new(1.0));
+        let mut st = ThrottleState::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(
+                st.decide(&cfg, speed, &intune_write("a"), t0, &mut rng),
+                Verdict::Pass
+            );
+        }
+        let Verdict::Throttled {
+            retry_after: Some(ra),
+            early: false,
+            ..
+        } = st.decide(&cfg, speed, &intune_write("a"), t0, &mut rng)
+        else {
+            panic!("expected a 429");
+        };
+        assert_eq!(ra, "20");
+        // Another app has its own budget.
+        assert_eq!(
+            st.decide(&cfg, speed, &intune_write("b"), t0, &mut rng),
+            Verdict::Pass
+        );
+        let early = st.decide(
+            &cfg,
+            speed,
+            &intune_write("a"),
+            t0 + Duration::from_secs(5),
+            &mut rng,
+        );
+        assert!(
+            matches!(early, Verdict::Throttled { early: true, .. }),
+            "{early:?}"
+        );
+        let later = st.decide(
+            &cfg,
+            speed,
+            &intune_write("a"),
+            t0 + Duration::from_secs(21),
+            &mut rng,
+        );
+        assert_eq!(later, Verdict::Pass);
+    }
+}
