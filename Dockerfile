@@ -49,8 +49,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 onboarding \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin onboarding
+        --shell /usr/sbin/nologin onboarding \
+ && install -d -o 65532 -g 65532 -m 0755 /var/lib/onboarding/ca
 COPY --from=builder /out/ /usr/local/bin/
+# /var/lib/onboarding/ca exists, owned by the runtime user, so a fresh docker named volume
+# mounted there inherits that owner and the emulator can write its CA into it (--ca-out).
 # Numeric user so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 65532:65532
 WORKDIR /tmp
