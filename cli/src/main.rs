@@ -1,6 +1,270 @@
-//! `onboardctl`: the operator's command-line tool. (Verbs are added as they land.)
+//! `onboardctl`: the operator's tool. `main` parses arguments, runs the verb, and turns the
+//! result into an exit code scripts can rely on:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | done; everything asked for was done |
+//! | 1 | failed (the error is printed with its causes on stderr) |
+//! | 2 | the command line was wrong (clap's usage error) |
+//! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published |
 #![forbid(unsafe_code)]
 
 mod intake;
+mod output;
+mod publish;
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use output::Output;
+use shared::config::{Service, Settings};
+use shared::events::{
+    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
+};
+use shared::ids::{EmployeeId, GroupTag, HardwareHash, OrderId, SerialNumber, Upn};
+
+/// Exit code for "done in part".
+const PARTIAL: u8 = 3;
+
+/// Feed, inspect and repair the onboarding automation.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected)."
+)]
+struct Cli {
+    /// TOML settings file (the services' format); ONBOARDING__SECTION__KEY variables override it.
+    #[arg(long, global = true, env = "ONBOARDING_CONFIG")]
+    config: Option<PathBuf>,
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish events: one from flags, or every valid row of a CSV file.
+    #[command(args_conflicts_with_subcommands = true)]
+    Publish {
+        /// A hardware-hash CSV (Get-WindowsAutopilotInfo, any encoding) or an HR CSV.
+        #[arg(long, value_name = "FILE")]
+        from_csv: Option<PathBuf>,
+        /// What the CSV is; `auto` decides from its header.
+        #[arg(long, value_enum, default_value = "auto", requires = "from_csv")]
+        kind: publish::CsvKind,
+        /// Order id of a hardware-hash CSV's purchases (default: csv-<file name>).
+        #[arg(long, requires = "from_csv")]
+        order_id: Option<OrderId>,
+        #[command(subcommand)]
+        one: Option<PublishOne>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublishOne {
+    /// hr.employee.hired
+    Hire {
+        #[arg(long)]
+        employee_id: EmployeeId,
+        #[arg(long)]
+        upn: Upn,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// First working day, YYYY-MM-DD.
+        #[arg(long, value_parser = parse_date)]
+        start_date: Option<time::Date>,
+    },
+    /// procurement.device.purchased
+    Purchase {
+        #[arg(long)]
+        order_id: OrderId,
+        #[arg(long)]
+        serial: SerialNumber,
+        /// Base64 hardware hash; never printed.
+        #[arg(long)]
+        hardware_hash: Option<HardwareHash>,
+        #[arg(long)]
+        group_tag: Option<GroupTag>,
+        #[arg(long)]
+        manufacturer: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        product_key: Option<String>,
+        #[arg(long)]
+        intended_user: Option<Upn>,
+    },
+    /// procurement.device.shipped
+    Shipment {
+        #[arg(long)]
+        serial: SerialNumber,
+        #[arg(long)]
+        upn: Upn,
+        #[arg(long)]
+        order_id: Option<OrderId>,
+        #[arg(long)]
+        carrier: Option<String>,
+        #[arg(long)]
+        tracking_number: Option<String>,
+    },
+}
+
+fn parse_date(raw: &str) -> Result<time::Date, String> {
+    time::Date::parse(
+        raw,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| format!("expected YYYY-MM-DD, got {raw:?}"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("onboardctl: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = load_settings(cli.config.as_deref())?;
+    match cli.command {
+        Command::Publish {
+            from_csv: Some(path),
+            kind,
+            order_id,
+            ..
+        } => {
+            let report = publish::publish_csv(&settings, &path, kind, order_id, cli.output).await?;
+            cli.output.print(&report, || publish_summary(&report));
+            Ok(if report.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(PARTIAL)
+            })
+        }
+        Command::Publish { one: Some(one), .. } => {
+            publish_single(&settings, one, cli.output).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish { .. } => {
+            anyhow::bail!("publish needs --from-csv FILE or one of: hire, purchase, shipment")
+        }
+    }
+}
+
+fn load_settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+    let settings = shared::config::load(file, std::env::vars().collect())?;
+    settings.validate(Service::Cli)?;
+    Ok(settings)
+}
+
+async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> anyhow::Result<()> {
+    use intake::events::derived;
+    match one {
+        PublishOne::Hire {
+            employee_id,
+            upn,
+            display_name,
+            department,
+            start_date,
+        } => {
+            let subject = Some(employee_id.to_string());
+            let data = EmployeeHired {
+                employee_id,
+                user_principal_name: upn,
+                display_name,
+                department,
+                start_date,
+            };
+            publish::publish_one(
+                settings,
+                EMPLOYEE_HIRED,
+                derived(EMPLOYEE_HIRED, subject, data),
+                out,
+            )
+            .await
+        }
+        PublishOne::Purchase {
+            order_id,
+            serial,
+            hardware_hash,
+            group_tag,
+            manufacturer,
+            model,
+            product_key,
+            intended_user,
+        } => {
+            let subject = Some(serial.to_string());
+            let data = DevicePurchased {
+                order_id,
+                serial_number: serial,
+                hardware_hash,
+                product_key,
+                manufacturer,
+                model,
+                group_tag,
+                intended_user_principal_name: intended_user,
+            };
+            publish::publish_one(
+                settings,
+                DEVICE_PURCHASED,
+                derived(DEVICE_PURCHASED, subject, data),
+                out,
+            )
+            .await
+        }
+        PublishOne::Shipment {
+            serial,
+            upn,
+            order_id,
+            carrier,
+            tracking_number,
+        } => {
+            let subject = Some(serial.to_string());
+            let data = DeviceShipped {
+                order_id,
+                serial_number: serial,
+                user_principal_name: upn,
+                carrier,
+                tracking_number,
+                shipped_at: Some(time::OffsetDateTime::now_utc()),
+            };
+            publish::publish_one(
+                settings,
+                DEVICE_SHIPPED,
+                derived(DEVICE_SHIPPED, subject, data),
+                out,
+            )
+            .await
+        }
+    }
+}
+
+fn publish_summary(report: &publish::Report) -> String {
+    let mut lines = vec![format!(
+        "{}: {} rows ({} file, {}): {} events published, {} rows rejected",
+        report.file,
+        report.rows,
+        report.kind,
+        report.encoding,
+        report.published,
+        report.rejected.len()
+    )];
+    lines.extend(report.rejected.iter().map(|r| format!("  rejected {r}")));
+    if !report.ignored_columns.is_empty() {
+        lines.push(format!(
+            "  ignored columns: {}",
+            report.ignored_columns.join(", ")
+        ));
+    }
+    lines.join("\n")
+}

@@ -5,8 +5,7 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
-use shared::ids::{SerialNumber, Upn};
+use shared::ids::{GroupTag, HardwareHash, InvalidField, SerialNumber, Upn};
 
 use super::columns::Columns;
 use super::{FileError, Parsed, RowError, decode, records, require};
@@ -28,11 +27,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("model", "model"),
 ];
 
-/// Smallest and largest decoded hardware hash we accept; real ones are about 4 KB.
-pub const HASH_BYTES: std::ops::RangeInclusive<usize> = 100..=16 * 1024;
-/// Group tags become `[OrderID]:<tag>` on the Entra device; keep them short and printable.
-const GROUP_TAG_MAX: usize = 128;
-
 /// One device from the file, every value already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
@@ -40,8 +34,8 @@ pub struct DeviceRow {
     pub serial: SerialNumber,
     pub product_key: Option<String>,
     /// Base64 exactly as in the file (Graph's `hardwareIdentifier`). Never logged.
-    pub hardware_hash: String,
-    pub group_tag: Option<String>,
+    pub hardware_hash: HardwareHash,
+    pub group_tag: Option<GroupTag>,
     pub assigned_user: Option<Upn>,
     pub manufacturer: Option<String>,
     pub model: Option<String>,
@@ -55,7 +49,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<DeviceRow>, FileError> {
     require(&cols, "serial", "Device Serial Number", &headers)?;
     require(&cols, "hash", "Hardware Hash", &headers)?;
 
-    let mut parsed = Parsed { rows: Vec::new(), rejected: Vec::new(), encoding, unknown_columns: cols.unknown.clone() };
+    let mut parsed = Parsed {
+        rows: Vec::new(),
+        rejected: Vec::new(),
+        encoding,
+        unknown_columns: cols.unknown.clone(),
+    };
     let mut first_line_of_serial: HashMap<String, u64> = HashMap::new();
     for (line, record) in rows {
         match device_row(&cols, &record, line) {
@@ -76,25 +75,36 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<DeviceRow>, FileError> {
 }
 
 fn device_row(cols: &Columns, record: &csv::StringRecord, line: u64) -> Result<DeviceRow, String> {
-    let serial = cols.get(record, "serial").ok_or("Device Serial Number is empty")?;
-    let serial: SerialNumber = serial.parse().map_err(|e| format!("Device Serial Number: {e}"))?;
+    let serial = cols
+        .get(record, "serial")
+        .ok_or("Device Serial Number is empty")?;
+    let serial: SerialNumber = serial
+        .parse()
+        .map_err(|e| format!("Device Serial Number: {e}"))?;
     let hash = cols.get(record, "hash").ok_or("Hardware Hash is empty")?;
-    validate_hardware_hash(hash)?;
-    let group_tag = cols.get(record, "group_tag").map(str::to_owned);
-    if let Some(tag) = &group_tag {
-        if tag.chars().count() > GROUP_TAG_MAX || tag.chars().any(char::is_control) {
-            return Err(format!("Group Tag: at most {GROUP_TAG_MAX} printable characters"));
-        }
-    }
+    // The newtype's reason never quotes the hash itself.
+    let hardware_hash: HardwareHash = hash
+        .parse()
+        .map_err(|e: InvalidField| format!("Hardware Hash: {}", e.problem))?;
+    let group_tag = match cols.get(record, "group_tag") {
+        Some(tag) => Some(
+            tag.parse::<GroupTag>()
+                .map_err(|e| format!("Group Tag: {}", e.problem))?,
+        ),
+        None => None,
+    };
     let assigned_user = match cols.get(record, "assigned_user") {
-        Some(upn) => Some(upn.parse::<Upn>().map_err(|e| format!("Assigned User: {e}"))?),
+        Some(upn) => Some(
+            upn.parse::<Upn>()
+                .map_err(|e| format!("Assigned User: {e}"))?,
+        ),
         None => None,
     };
     Ok(DeviceRow {
         line,
         serial,
         product_key: cols.get(record, "product_key").map(str::to_owned),
-        hardware_hash: hash.to_owned(),
+        hardware_hash,
         group_tag,
         assigned_user,
         manufacturer: cols.get(record, "manufacturer").map(str::to_owned),
@@ -102,26 +112,11 @@ fn device_row(cols: &Columns, record: &csv::StringRecord, line: u64) -> Result<D
     })
 }
 
-/// The hash must be standard base64 of a plausible size. The reason never quotes the hash.
-fn validate_hardware_hash(hash: &str) -> Result<(), String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(hash)
-        .map_err(|_| "Hardware Hash is not valid base64".to_owned())?;
-    if HASH_BYTES.contains(&bytes.len()) {
-        Ok(())
-    } else {
-        Err(format!(
-            "Hardware Hash decodes to {} bytes; expected {} to {}",
-            bytes.len(),
-            HASH_BYTES.start(),
-            HASH_BYTES.end()
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use base64::Engine as _;
 
     fn hash(seed: u8) -> String {
         base64::engine::general_purpose::STANDARD.encode(vec![seed; 4000])
@@ -137,8 +132,14 @@ mod tests {
         let parsed = parse(text.as_bytes()).unwrap();
         assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
         assert_eq!(parsed.rows.len(), 2);
-        assert_eq!(parsed.rows[0].group_tag.as_deref(), Some("Sales"));
-        assert_eq!(parsed.rows[0].assigned_user.as_ref().map(|u| u.as_str()), Some("ada@contoso.test"));
+        assert_eq!(
+            parsed.rows[0].group_tag.as_ref().map(|t| t.as_str()),
+            Some("Sales")
+        );
+        assert_eq!(
+            parsed.rows[0].assigned_user.as_ref().map(|u| u.as_str()),
+            Some("ada@contoso.test")
+        );
         assert_eq!(parsed.rows[1].line, 3);
         assert_eq!(parsed.rows[1].assigned_user, None);
     }
@@ -168,10 +169,10 @@ mod tests {
         let lines: Vec<u64> = parsed.rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![3, 4, 5, 6, 7]);
         assert!(parsed.rejected[0].reason.contains("Serial Number is empty"));
-        assert!(parsed.rejected[1].reason.contains("not valid base64"));
+        assert!(parsed.rejected[1].reason.contains("not standard base64"));
         assert!(parsed.rejected[2].reason.contains("Assigned User"));
         assert!(parsed.rejected[3].reason.contains("already on line 2"));
-        assert!(parsed.rejected[4].reason.contains("decodes to 10 bytes"));
+        assert!(parsed.rejected[4].reason.contains("decoded size"));
     }
 
     #[test]

@@ -54,7 +54,8 @@ mod tests {
 
     #[test]
     fn utf16le_with_bom_as_windows_powershell_writes_it() {
-        let (text, enc) = decode_text(&utf16le_with_bom("Device Serial Number\r\nPF1\r\n")).unwrap();
+        let (text, enc) =
+            decode_text(&utf16le_with_bom("Device Serial Number\r\nPF1\r\n")).unwrap();
         assert_eq!(enc, SourceEncoding::Utf16LeBom);
         assert_eq!(text, "Device Serial Number\r\nPF1\r\n");
     }

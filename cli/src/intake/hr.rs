@@ -38,13 +38,21 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<HireRow>, FileError> {
     require(&cols, "employee_id", "employeeId", &headers)?;
     require(&cols, "upn", "userPrincipalName", &headers)?;
 
-    let mut parsed = Parsed { rows: Vec::new(), rejected: Vec::new(), encoding, unknown_columns: cols.unknown.clone() };
+    let mut parsed = Parsed {
+        rows: Vec::new(),
+        rejected: Vec::new(),
+        encoding,
+        unknown_columns: cols.unknown.clone(),
+    };
     let mut first_line_of_upn: HashMap<String, u64> = HashMap::new();
     for (line, record) in rows {
         let row = hire_row(&cols, &record, line).and_then(|row| {
             let key = row.upn.as_str().to_lowercase(); // UPNs are case-insensitive in Entra
             match first_line_of_upn.get(&key) {
-                Some(first) => Err(format!("userPrincipalName {} already on line {first}", row.upn)),
+                Some(first) => Err(format!(
+                    "userPrincipalName {} already on line {first}",
+                    row.upn
+                )),
                 None => {
                     first_line_of_upn.insert(key, line);
                     Ok(row)
@@ -60,8 +68,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<HireRow>, FileError> {
 }
 
 fn hire_row(cols: &Columns, record: &csv::StringRecord, line: u64) -> Result<HireRow, String> {
-    let employee_id = cols.get(record, "employee_id").ok_or("employeeId is empty")?;
-    let employee_id = employee_id.parse::<EmployeeId>().map_err(|e| e.to_string())?;
+    let employee_id = cols
+        .get(record, "employee_id")
+        .ok_or("employeeId is empty")?;
+    let employee_id = employee_id
+        .parse::<EmployeeId>()
+        .map_err(|e| e.to_string())?;
     let upn: Upn = cols
         .get(record, "upn")
         .ok_or("userPrincipalName is empty")?
@@ -94,9 +106,15 @@ mod tests {
         let parsed = parse(text.as_bytes()).unwrap();
         assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
         let row = &parsed.rows[0];
-        assert_eq!((row.employee_id.as_str(), row.upn.as_str()), ("E1", "ada@contoso.test"));
+        assert_eq!(
+            (row.employee_id.as_str(), row.upn.as_str()),
+            ("E1", "ada@contoso.test")
+        );
         assert_eq!(row.department.as_deref(), Some("Engineering"));
-        assert_eq!(row.start_date.map(|d| d.to_string()), Some("2026-12-01".to_owned()));
+        assert_eq!(
+            row.start_date.map(|d| d.to_string()),
+            Some("2026-12-01".to_owned())
+        );
     }
 
     #[test]
@@ -112,12 +130,17 @@ mod tests {
         let got: Vec<(u64, bool)> = parsed
             .rejected
             .iter()
-            .map(|r| (r.line, r.reason.contains(match r.line {
-                3 => "userPrincipalName",
-                4 => "employeeId",
-                5 => "startDate",
-                _ => "already on line 2",
-            })))
+            .map(|r| {
+                (
+                    r.line,
+                    r.reason.contains(match r.line {
+                        3 => "userPrincipalName",
+                        4 => "employeeId",
+                        5 => "startDate",
+                        _ => "already on line 2",
+                    }),
+                )
+            })
             .collect();
         assert_eq!(got, vec![(3, true), (4, true), (5, true), (6, true)]);
     }

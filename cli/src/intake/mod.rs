@@ -7,6 +7,7 @@
 pub mod autopilot;
 pub mod columns;
 pub mod decode;
+pub mod events;
 pub mod hr;
 
 use std::fmt;
