@@ -204,7 +204,7 @@ def _client_id_agrees(service, doc, by_kind, overlay) -> list[str]:
 
 
 def _identity(service, pod, labels, by_kind, overlay) -> list[str]:
-    problems = []
+    problems = _tenant_agrees(service, by_kind, overlay)
     if pod.get("serviceAccountName") != service:
         problems.append(f"Deployment/{service}: serviceAccountName must be {service} (one identity per service)")
     sa = by_kind.get("ServiceAccount", {}).get(service)
@@ -216,6 +216,18 @@ def _identity(service, pod, labels, by_kind, overlay) -> list[str]:
     if pdb is None or pdb["spec"].get("selector", {}).get("matchLabels", {}).items() - labels.items():
         problems.append(f"PodDisruptionBudget/{service}: missing or does not select the pods")
     return problems
+
+
+def _tenant_agrees(service, by_kind, overlay) -> list[str]:
+    if overlay == "overlays/dev":
+        return []
+    sa = by_kind.get("ServiceAccount", {}).get(service, {})
+    annotated = sa.get("metadata", {}).get("annotations", {}).get("azure.workload.identity/tenant-id")
+    configured = {cm["data"].get("ONBOARDING__GRAPH__TENANT_ID") for cm in by_kind.get("ConfigMap", {}).values()
+                  if "ONBOARDING__GRAPH__TENANT_ID" in cm.get("data", {})}
+    if annotated and configured and configured != {annotated}:
+        return [f"ServiceAccount/{service}: tenant-id {annotated} != ONBOARDING__GRAPH__TENANT_ID {sorted(configured)}"]
+    return []
 
 
 def _scaling(service, dep, by_kind, contract) -> list[str]:
