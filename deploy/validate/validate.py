@@ -66,6 +66,8 @@ def main() -> int:
         deploy / "compose" / "prometheus.yml", deploy / "prometheus" / "alerts.yaml", promtool))
     report.run(deploy / "prometheus" / "alerts.yaml", lambda: observability.check_alerts(
         deploy / "prometheus" / "alerts.yaml", root / "docs" / "operations.md", promtool))
+    report.run(root / "docs" / "operations.md",
+               lambda: observability.check_markdown_links(root / "docs" / "operations.md"))
     uids: set[str] = set()
 
     def provisioning():
