@@ -50,6 +50,9 @@ ensure_promtool() {
   echo "$bin"
 }
 
+# tomllib (reading config/defaults.toml) needs Python 3.11.
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { log "needs python3 >= 3.11, found $(python3 --version 2>&1)"; exit 2; }
 ensure_python_packages
 promtool="$(ensure_promtool || true)"
 exec "$cache/venv/bin/python" "$here/validate/validate.py" ${promtool:+--promtool "$promtool"}
