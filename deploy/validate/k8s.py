@@ -93,8 +93,11 @@ def _topology(by_kind: dict, contract: contract_mod.Contract) -> list[str]:
             continue
         if got.get("type") != "quorum" or got.get("durable") is not True or got.get("autoDelete"):
             problems.append(f"Queue {name}: must be type quorum, durable, not auto-delete")
-        if got.get("arguments") != spec.arguments:
-            problems.append(f"Queue {name}: arguments {got.get('arguments')} != contract {spec.arguments}")
+        args = got.get("arguments") or {}
+        for key in sorted(set(args) | set(spec.arguments)):
+            if args.get(key) != spec.arguments.get(key):
+                problems.append(f"Queue {name}: argument {key} = {args.get(key)!r}, contract says "
+                                f"{spec.arguments.get(key)!r} (must match shared/src/amqp/topology.rs)")
     bindings = {(b["spec"]["source"], b["spec"]["destination"], b["spec"].get("routingKey"))
                 for b in by_kind.get("Binding", {}).values()}
     for service, key in contract_mod.ROUTING_KEYS.items():
