@@ -22,6 +22,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 # aws-lc-sys (rustls' crypto provider) compiles C; cmake and clang make its build
 # independent of which of its build paths a future version prefers.
+# Unpinned on purpose: build tools only, and the base image tag already fixes the release.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake clang \
  && rm -rf /var/lib/apt/lists/*
@@ -44,6 +46,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 # TLS (rustls with the platform verifier reads the system roots from ca-certificates).
 # debian-slim rather than distroless so compose healthchecks can use bash's /dev/tcp.
 FROM ${RUNTIME_IMAGE} AS runtime
+# ca-certificates unpinned on purpose: a rebuild should pick up revoked or added roots.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

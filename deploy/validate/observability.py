@@ -30,6 +30,14 @@ def markdown_anchors(path: Path) -> set[str]:
     return anchors
 
 
+def check_markdown_links(path: Path) -> tuple[list[str], str]:
+    """Every in-page link (#anchor) of a markdown file lands on one of its headings."""
+    anchors = markdown_anchors(path)
+    links = re.findall(r"\]\(#([^)]+)\)", path.read_text())
+    problems = [f"link #{a} matches no heading" for a in links if a not in anchors]
+    return problems, f"{len(anchors)} headings, {len(links)} in-page links"
+
+
 def promtool(promtool_bin: str, *args: str) -> tuple[bool, str]:
     out = subprocess.run([promtool_bin, *args], capture_output=True, text=True, timeout=60)
     return out.returncode == 0, (out.stdout + out.stderr).strip()

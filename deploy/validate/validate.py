@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compose  # noqa: E402
+import image  # noqa: E402
 import contract as contract_mod  # noqa: E402
 import k8s  # noqa: E402
 import observability  # noqa: E402
@@ -58,6 +59,7 @@ def main() -> int:
     if promtool is None:
         report.record("promtool", ["promtool not found: rules, config and PromQL were not parsed"])
 
+    report.run(root / "Dockerfile", lambda: image.check(root / "Dockerfile", root / ".dockerignore"))
     report.run(root / "docker-compose.yml", lambda: compose.check(
         root, root / "docker-compose.yml", deploy / "compose" / "demo.env", contract))
     report.run(deploy / "compose" / "otel-collector.yaml",
@@ -66,6 +68,8 @@ def main() -> int:
         deploy / "compose" / "prometheus.yml", deploy / "prometheus" / "alerts.yaml", promtool))
     report.run(deploy / "prometheus" / "alerts.yaml", lambda: observability.check_alerts(
         deploy / "prometheus" / "alerts.yaml", root / "docs" / "operations.md", promtool))
+    report.run(root / "docs" / "operations.md",
+               lambda: observability.check_markdown_links(root / "docs" / "operations.md"))
     uids: set[str] = set()
 
     def provisioning():
