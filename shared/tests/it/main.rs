@@ -12,6 +12,8 @@ mod consumer;
 mod dead_letters;
 /// Forced connection close, graceful shutdown.
 mod resilience;
+/// JSON Schemas, examples and the typed parser agree; the AsyncAPI document is valid.
+mod schemas;
 /// JSON logs with trace ids, metric names, the health listener.
 mod telemetry;
 /// Declaring the topology and the queue arguments the broker holds.
