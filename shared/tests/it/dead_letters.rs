@@ -2,6 +2,8 @@
 //! never retried, and the consumer still consuming afterwards. Also the publisher's view of
 //! an unroutable publish.
 
+use std::time::Duration;
+
 use lapin::BasicProperties;
 use lapin::types::FieldTable;
 use shared::amqp::AmqpError;
@@ -81,7 +83,11 @@ async fn transient_failure_past_max_age_is_dead_lettered_with_every_reason_heade
 
 #[tokio::test]
 async fn permanent_failure_is_dead_lettered_at_once() {
-    let broker = TestBroker::new("permanent_dead_letter", &[]).await;
+    let broker = TestBroker::new(
+        "permanent_dead_letter",
+        &[("ONBOARDING__AMQP__QUEUE_DEPTH_INTERVAL", "50ms")],
+    )
+    .await;
     let topology = broker.declare().await;
     let mut dead = broker.consume(&topology.dead_queue).await;
     let (handler, mut calls) = Scripted::always(Script::Permanent);
@@ -101,12 +107,26 @@ async fn permanent_failure_is_dead_lettered_at_once() {
     assert_eq!(header_number(&letter, h::ATTEMPTS), Some(1));
     assert_eq!(calls.recv().await.unwrap().0.attempt, 1);
     assert!(calls.try_recv().is_err(), "the handler ran once");
-    let metrics = running.metrics.render();
-    assert!(
-        metrics
-            .contains(r#"onboarding_dead_letters_total{service="new-hire",class="permanent"} 1"#),
-        "{metrics}"
+    // Counted once the dead letter is confirmed, which may be just after the watch saw it.
+    let counted = r#"onboarding_dead_letters_total{service="new-hire",class="permanent"} 1"#;
+    eventually(
+        "the dead letter to be counted",
+        Duration::from_secs(5),
+        || async { running.metrics.render().contains(counted).then_some(()) },
+    )
+    .await;
+    // Wait for a sample that includes the dead-letter queue (its depth may already be 0 again,
+    // since the watch consumed the letter).
+    let depth_line = format!(
+        r#"onboarding_queue_messages{{service="new-hire",queue="{}"}}"#,
+        topology.dead_queue
     );
+    eventually(
+        "a sampled dead-letter queue depth",
+        Duration::from_secs(5),
+        || async { running.metrics.render().contains(&depth_line).then_some(()) },
+    )
+    .await;
     running.stop().await;
     broker.cleanup().await;
 }

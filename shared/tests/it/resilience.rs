@@ -106,6 +106,44 @@ async fn consumer_recovers_from_a_forced_close_and_processes_every_message() {
 }
 
 #[tokio::test]
+async fn consumer_rebuilds_its_session_when_the_broker_cancels_it() {
+    let broker = TestBroker::new("rebuild_after_cancel", &[]).await;
+    let topology = broker.declare().await;
+    let mut outcomes = broker.watch(USER_READY).await;
+    let (handler, _calls) = Scripted::always(Script::Succeed);
+    let running = Running::start(&broker, handler);
+    broker.publish_hire("before@contoso.test").await;
+    outcomes.next("the first outcome").await;
+
+    // Deleting the queue cancels the consumer: lapin cannot recover that, the supervisor must.
+    broker
+        .publisher
+        .channel()
+        .queue_delete(topology.queue.as_str().into(), Default::default())
+        .await
+        .unwrap();
+
+    let after = hire("after@contoso.test");
+    eventually(
+        "the work queue to be declared again",
+        Duration::from_secs(10),
+        || async {
+            let published = broker
+                .publisher
+                .publish_event(&broker.prefix, shared::events::EMPLOYEE_HIRED, &after)
+                .await;
+            published.is_ok().then_some(())
+        },
+    )
+    .await;
+    let outcome = outcomes.next("the outcome after the rebuild").await;
+    let body: serde_json::Value = serde_json::from_slice(&outcome.data).unwrap();
+    assert_eq!(body["subject"], "after@contoso.test");
+    running.stop().await;
+    broker.cleanup().await;
+}
+
+#[tokio::test]
 async fn shutdown_waits_for_in_flight_handlers_and_leaves_unfinished_ones_for_redelivery() {
     let broker = TestBroker::new(
         "graceful_shutdown",

@@ -170,3 +170,15 @@ async fn health_listener_reports_liveness_readiness_by_check_and_metrics() {
     shutdown.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn telemetry_with_an_otlp_endpoint_starts_without_a_collector() {
+    let cfg = TelemetrySettings {
+        otlp_endpoint: "http://127.0.0.1:9".into(),
+        ..settings("off")
+    };
+
+    let guard = shared::telemetry::init("test", &cfg, std::io::sink);
+
+    assert!(guard.is_ok(), "{:?}", guard.err());
+}
