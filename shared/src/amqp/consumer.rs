@@ -246,10 +246,15 @@ async fn run_session<H: Handler>(
                 });
             }
             // lapin reports the connection drop here and recovers the consumer by itself.
-            Some(Err(e)) => match session.consume.wait_for_recovery(e).await {
-                Ok(()) => continue,
-                Err(e) => break SessionEnd::Broken(format!("recovery gave up: {e}")),
-            },
+            Some(Err(e)) => {
+                let recovered = tokio::select! {
+                    _ = shutdown.cancelled() => break SessionEnd::Shutdown,
+                    recovered = session.consume.wait_for_recovery(e) => recovered,
+                };
+                if let Err(e) = recovered {
+                    break SessionEnd::Broken(format!("recovery gave up: {e}"));
+                }
+            }
             None => break SessionEnd::Broken("the consumer was cancelled by the broker".into()),
         }
     };

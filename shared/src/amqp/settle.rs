@@ -72,17 +72,13 @@ impl<H> Ctx<H> {
 /// The result of handling, before it is made durable.
 enum Verdict {
     Succeeded(super::Outcome),
-    Retry {
-        tier: Duration,
-        reason: String,
-    },
-    DeadLetter {
-        class: &'static str,
-        reason: String,
-    },
-    /// Leave it to the broker: nack with requeue (the handler panicked).
-    Requeue(String),
+    Retry { tier: Duration, reason: String },
+    DeadLetter { class: &'static str, reason: String },
 }
+
+/// The handler panicked: nothing can be made durable, so the broker gets the message back
+/// (nack with requeue) and the quorum queue's `x-delivery-limit` ends a repeat offender.
+struct HandlerPanicked;
 
 /// Handles one delivery to the end: acked once its result is durable, else nacked to requeue.
 pub(super) async fn settle<H: Handler>(ctx: Arc<Ctx<H>>, delivery: Delivery) {
@@ -105,12 +101,11 @@ pub(super) async fn settle<H: Handler>(ctx: Arc<Ctx<H>>, delivery: Delivery) {
     // Before anything logs in the span: the parent can only be set before the span starts.
     let _ = span.set_parent(extract_trace_context(&headers));
     async move {
-        let verdict = match decide(&ctx, &delivery, &info).await {
-            Verdict::Requeue(why) => {
-                tracing::error!(why, "Requeueing the message; the queue's delivery limit will dead-letter it if this repeats.");
-                return nack_requeue(&delivery).await;
-            }
-            verdict => verdict,
+        let Ok(verdict) = decide(&ctx, &delivery, &info).await else {
+            tracing::error!(
+                "Handler panicked; requeueing (the delivery limit dead-letters a repeat offender)."
+            );
+            return nack_requeue(&delivery).await;
         };
         match make_durable(&ctx, &delivery, &headers, &info, verdict).await {
             Ok(()) => ack(&delivery).await,
@@ -144,7 +139,11 @@ fn delivery_info(delivery: &Delivery, headers: &FieldTable) -> DeliveryInfo {
     }
 }
 
-async fn decide<H: Handler>(ctx: &Ctx<H>, delivery: &Delivery, info: &DeliveryInfo) -> Verdict {
+async fn decide<H: Handler>(
+    ctx: &Ctx<H>,
+    delivery: &Delivery,
+    info: &DeliveryInfo,
+) -> Result<Verdict, HandlerPanicked> {
     let content_type = delivery
         .properties
         .content_type()
@@ -158,10 +157,10 @@ async fn decide<H: Handler>(ctx: &Ctx<H>, delivery: &Delivery, info: &DeliveryIn
     ) {
         Ok(event) => event,
         Err(invalid) => {
-            return Verdict::DeadLetter {
+            return Ok(Verdict::DeadLetter {
                 class: CLASS_INVALID,
                 reason: invalid.to_string(),
-            };
+            });
         }
     };
     let started = Instant::now();
@@ -169,17 +168,17 @@ async fn decide<H: Handler>(ctx: &Ctx<H>, delivery: &Delivery, info: &DeliveryIn
         .catch_unwind()
         .await;
     ctx.metrics.handler_finished(started.elapsed());
-    match result {
-        Ok(Ok(outcome)) => Verdict::Succeeded(outcome),
-        Ok(Err(err)) => match disposition(&err, info.attempt, age(info.first_seen), &ctx.policy) {
+    let verdict = match result.map_err(|_| HandlerPanicked)? {
+        Ok(outcome) => Verdict::Succeeded(outcome),
+        Err(err) => match disposition(&err, info.attempt, age(info.first_seen), &ctx.policy) {
             Disposition::Retry { tier } => Verdict::Retry {
                 tier,
                 reason: err.to_string(),
             },
             Disposition::DeadLetter { class, reason } => Verdict::DeadLetter { class, reason },
         },
-        Err(_) => Verdict::Requeue("the handler panicked".to_owned()),
-    }
+    };
+    Ok(verdict)
 }
 
 fn age(first_seen: OffsetDateTime) -> Duration {
@@ -254,7 +253,6 @@ async fn make_durable<H>(
             ctx.metrics
                 .dead_lettered(&info.message_id, class, info.attempt, &reason);
         }
-        Verdict::Requeue(_) => unreachable!("settle() requeues before making anything durable"),
     }
     Ok(())
 }

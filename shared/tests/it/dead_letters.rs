@@ -222,3 +222,50 @@ async fn unroutable_mandatory_publish_is_an_error() {
     );
     broker.cleanup().await;
 }
+
+#[derive(Debug)]
+struct Panics;
+
+impl shared::amqp::Handler for Panics {
+    type Data = shared::events::EmployeeHired;
+    type Error = TestError;
+    async fn handle(
+        &self,
+        _: &shared::events::Envelope<Self::Data>,
+        _: &shared::amqp::DeliveryInfo,
+    ) -> Result<shared::amqp::Outcome, TestError> {
+        panic!("handler bug (expected by this test)")
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_every_time_ends_in_the_dead_letter_queue_by_delivery_limit() {
+    let broker = TestBroker::new(
+        "panicking_handler",
+        &[("ONBOARDING__AMQP__DELIVERY_LIMIT", "1")],
+    )
+    .await;
+    let topology = broker.declare().await;
+    let mut dead = broker.consume(&topology.dead_queue).await;
+    let running = Running::start(&broker, std::sync::Arc::new(Panics));
+
+    let hire = broker.publish_hire("poison@contoso.test").await;
+
+    let letter = dead
+        .next("the broker to dead-letter the poison message")
+        .await;
+    assert_eq!(
+        letter.properties.message_id().as_ref().unwrap().as_str(),
+        hire.id
+    );
+    assert!(
+        header(&letter, h::REASON).is_none(),
+        "the broker, not the runtime, dead-lettered it"
+    );
+    assert!(
+        !running.task.is_finished(),
+        "the consumer survived the panics"
+    );
+    running.stop().await;
+    broker.cleanup().await;
+}
