@@ -227,7 +227,7 @@ async fn make_durable<H>(
                 queue,
                 true,
                 &delivery.data,
-                republish_properties(delivery, out),
+                republish_properties(&delivery.properties, out),
             )
             .await?;
             ctx.metrics
@@ -247,7 +247,7 @@ async fn make_durable<H>(
                 dead,
                 true,
                 &delivery.data,
-                republish_properties(delivery, out),
+                republish_properties(&delivery.properties, out),
             )
             .await?;
             ctx.metrics
@@ -264,13 +264,35 @@ fn stamp_failure(headers: &mut FieldTable, info: &DeliveryInfo) {
     h::set_time(headers, h::LAST_FAILURE, OffsetDateTime::now_utc());
 }
 
-/// The original properties (content type, message id, timestamp...) with new headers, persistent.
-fn republish_properties(delivery: &Delivery, headers: FieldTable) -> BasicProperties {
-    delivery
-        .properties
-        .clone()
+/// The original properties with new headers, persistent, minus what could make the broker
+/// refuse or drop the copy: `user_id` (validated against *our* login: 406 closes the channel,
+/// stack-notes §7) and `expiration` (it would expire in a delay tier or the dead-letter queue).
+fn republish_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
+    let mut p = BasicProperties::default()
         .with_headers(headers)
-        .with_delivery_mode(2)
+        .with_delivery_mode(2);
+    if let Some(v) = original.content_type() {
+        p = p.with_content_type(v.clone());
+    }
+    if let Some(v) = original.content_encoding() {
+        p = p.with_content_encoding(v.clone());
+    }
+    if let Some(v) = original.message_id() {
+        p = p.with_message_id(v.clone());
+    }
+    if let Some(v) = original.correlation_id() {
+        p = p.with_correlation_id(v.clone());
+    }
+    if let Some(v) = original.timestamp() {
+        p = p.with_timestamp(*v);
+    }
+    if let Some(v) = original.kind() {
+        p = p.with_type(v.clone());
+    }
+    if let Some(v) = original.app_id() {
+        p = p.with_app_id(v.clone());
+    }
+    p
 }
 
 fn dead_channel(channel: &Channel) -> bool {

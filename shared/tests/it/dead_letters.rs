@@ -39,7 +39,11 @@ async fn transient_failure_past_max_age_is_dead_lettered_with_every_reason_heade
     );
     h::set_text(&mut headers, "x-test-origin", "keep-me");
     let body = hire_body("evt-old", EMPLOYEE_HIRED);
-    let props = event_properties("evt-old", headers);
+    // user_id and expiration must not travel: the broker checks user_id against the
+    // republisher's login, and an expiration would drop the dead letter.
+    let props = event_properties("evt-old", headers)
+        .with_user_id("guest".into())
+        .with_expiration("600000".into());
     broker
         .publisher
         .publish_raw(&broker.prefix, EMPLOYEE_HIRED, true, &body, props)
@@ -49,6 +53,8 @@ async fn transient_failure_past_max_age_is_dead_lettered_with_every_reason_heade
     let letter = dead.next("the dead letter").await;
     assert_eq!(letter.data, body, "body unchanged");
     assert_eq!(header(&letter, "x-test-origin").as_deref(), Some("keep-me"));
+    assert_eq!(letter.properties.user_id(), &None);
+    assert_eq!(letter.properties.expiration(), &None);
     assert_eq!(
         letter.properties.message_id().as_ref().unwrap().as_str(),
         "evt-old"
