@@ -111,7 +111,12 @@ pub async fn run_consumer<H: Handler>(
         if shutdown.is_cancelled() {
             return Ok(());
         }
-        let session = match open_session(amqp, &spec).await {
+        // Connecting may take long (lapin retries the TCP connect); shutdown must not wait for it.
+        let opened = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            opened = open_session(amqp, &spec) => opened,
+        };
+        let session = match opened {
             Ok(session) => session,
             Err(e) if e.class().is_transient() => {
                 tracing::warn!(error = %e, "Cannot reach the broker; will retry.");

@@ -174,6 +174,11 @@ fn validation_errors_name_the_key() {
             "amqp.delay_tiers",
         ),
         (
+            &[("ONBOARDING__GRAPH__CA_FILE", "/nonexistent/emulator-ca.pem")],
+            Service::NewHire,
+            "graph.ca_file",
+        ),
+        (
             &[("ONBOARDING__AMQP__URL", "http://broker")],
             Service::NewHire,
             "amqp.url",

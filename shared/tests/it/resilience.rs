@@ -225,3 +225,36 @@ async fn shutdown_waits_for_in_flight_handlers_and_leaves_unfinished_ones_for_re
     );
     broker.cleanup().await;
 }
+
+#[tokio::test]
+async fn consumer_stops_on_shutdown_while_the_broker_is_unreachable() {
+    let mut settings = shared::config::load(None, Default::default()).unwrap();
+    settings.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".to_owned().into();
+    let spec =
+        shared::amqp::ConsumerSpec::for_service(shared::config::Service::NewHire, &settings.amqp)
+            .unwrap();
+    let (handler, _calls) = Scripted::always(Script::Succeed);
+    let ready = shared::health::ReadinessFlag::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let metrics = shared::telemetry::Metrics::new("new-hire");
+    let task = tokio::spawn({
+        let (ready, shutdown) = (ready.clone(), shutdown.clone());
+        async move {
+            shared::amqp::run_consumer(&settings.amqp, spec, handler, metrics, ready, shutdown)
+                .await
+        }
+    });
+
+    tokio::task::yield_now().await;
+    assert!(!ready.is_set());
+    shutdown.cancel();
+
+    within(
+        "the consumer to give up waiting",
+        Duration::from_secs(5),
+        task,
+    )
+    .await
+    .unwrap()
+    .expect("an unreachable broker is not an error, only a wait");
+}
