@@ -23,10 +23,11 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::AmqpError;
-use super::consumer::{ConsumerSpec, DeliveryInfo, Handler, Session};
+use super::consumer::{ConsumerSpec, DeliveryInfo, Handler};
 use super::headers as h;
 use super::publish::{event_properties, publish_confirmed};
 use super::retry::{CLASS_INVALID, Disposition, RetryPolicy, disposition, tier_label};
+use super::session::Session;
 use super::topology::Topology;
 use crate::config::AmqpSettings;
 use crate::events::{Envelope, parse_event};
