@@ -52,6 +52,27 @@ pub(super) async fn open_session(
     spec: &ConsumerSpec,
 ) -> Result<Session, AmqpError> {
     let connection = super::connect(amqp, &connection_name(amqp, spec)).await?;
+    match declare_and_consume(&connection, amqp, spec).await {
+        Ok((publish, consume, consumer, topology)) => Ok(Session {
+            connection,
+            publish,
+            consume,
+            consumer,
+            topology,
+        }),
+        Err(e) => {
+            // Otherwise every failed attempt would leave a connection (and its I/O thread) behind.
+            let _ = connection.close(200, "setup failed".into()).await;
+            Err(e)
+        }
+    }
+}
+
+async fn declare_and_consume(
+    connection: &Connection,
+    amqp: &AmqpSettings,
+    spec: &ConsumerSpec,
+) -> Result<(Channel, Channel, lapin::Consumer, Topology), AmqpError> {
     let publish = connection.create_channel().await?;
     let topology = declare_topology(&publish, amqp, spec).await?;
     publish
@@ -70,13 +91,7 @@ pub(super) async fn open_session(
             FieldTable::default(),
         )
         .await?;
-    Ok(Session {
-        connection,
-        publish,
-        consume,
-        consumer,
-        topology,
-    })
+    Ok((publish, consume, consumer, topology))
 }
 
 pub(super) enum SessionEnd {
@@ -234,9 +249,11 @@ async fn sample_queue_depths(
                 .await
             {
                 Ok(q) => metrics.queue_depth(queue, q.message_count()),
+                // Reconnecting, or the queue is gone (then the session is rebuilt anyway):
+                // skip this round rather than end the sampler.
                 Err(e) => {
                     tracing::debug!(queue, error = %e, "Queue depth not sampled.");
-                    return;
+                    break;
                 }
             }
         }
