@@ -3,6 +3,7 @@
 //! - `topology`: exchange, quorum work queue, delay tiers `<queue>.delay.<tier>`, `<queue>.dead`.
 //! - `consumer`: the [`Handler`] trait and [`run_consumer`], which acks a message only once its
 //!   outcome is durable, and rebuilds the connection when lapin's own recovery cannot.
+//! - `session`: one connection's lifetime: consume with bounded concurrency, drain on shutdown.
 //! - `settle`: what happens to one delivery (parse, handle, retry or dead-letter, ack).
 //! - `retry`: the pure decision from an error's class to a delay tier or a dead letter.
 //! - `publish`: confirmed publishing ([`Publisher`]); a nack or a return is an error.
@@ -14,6 +15,7 @@ pub mod consumer;
 pub mod headers;
 pub mod publish;
 pub mod retry;
+mod session;
 mod settle;
 pub mod topology;
 

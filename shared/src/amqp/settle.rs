@@ -23,10 +23,11 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::AmqpError;
-use super::consumer::{ConsumerSpec, DeliveryInfo, Handler, Session};
+use super::consumer::{ConsumerSpec, DeliveryInfo, Handler};
 use super::headers as h;
 use super::publish::{event_properties, publish_confirmed};
 use super::retry::{CLASS_INVALID, Disposition, RetryPolicy, disposition, tier_label};
+use super::session::Session;
 use super::topology::Topology;
 use crate::config::AmqpSettings;
 use crate::events::{Envelope, parse_event};
@@ -72,17 +73,13 @@ impl<H> Ctx<H> {
 /// The result of handling, before it is made durable.
 enum Verdict {
     Succeeded(super::Outcome),
-    Retry {
-        tier: Duration,
-        reason: String,
-    },
-    DeadLetter {
-        class: &'static str,
-        reason: String,
-    },
-    /// Leave it to the broker: nack with requeue (the handler panicked).
-    Requeue(String),
+    Retry { tier: Duration, reason: String },
+    DeadLetter { class: &'static str, reason: String },
 }
+
+/// The handler panicked: nothing can be made durable, so the broker gets the message back
+/// (nack with requeue) and the quorum queue's `x-delivery-limit` ends a repeat offender.
+struct HandlerPanicked;
 
 /// Handles one delivery to the end: acked once its result is durable, else nacked to requeue.
 pub(super) async fn settle<H: Handler>(ctx: Arc<Ctx<H>>, delivery: Delivery) {
@@ -105,12 +102,11 @@ pub(super) async fn settle<H: Handler>(ctx: Arc<Ctx<H>>, delivery: Delivery) {
     // Before anything logs in the span: the parent can only be set before the span starts.
     let _ = span.set_parent(extract_trace_context(&headers));
     async move {
-        let verdict = match decide(&ctx, &delivery, &info).await {
-            Verdict::Requeue(why) => {
-                tracing::error!(why, "Requeueing the message; the queue's delivery limit will dead-letter it if this repeats.");
-                return nack_requeue(&delivery).await;
-            }
-            verdict => verdict,
+        let Ok(verdict) = decide(&ctx, &delivery, &info).await else {
+            tracing::error!(
+                "Handler panicked; requeueing (the delivery limit dead-letters a repeat offender)."
+            );
+            return nack_requeue(&delivery).await;
         };
         match make_durable(&ctx, &delivery, &headers, &info, verdict).await {
             Ok(()) => ack(&delivery).await,
@@ -144,7 +140,11 @@ fn delivery_info(delivery: &Delivery, headers: &FieldTable) -> DeliveryInfo {
     }
 }
 
-async fn decide<H: Handler>(ctx: &Ctx<H>, delivery: &Delivery, info: &DeliveryInfo) -> Verdict {
+async fn decide<H: Handler>(
+    ctx: &Ctx<H>,
+    delivery: &Delivery,
+    info: &DeliveryInfo,
+) -> Result<Verdict, HandlerPanicked> {
     let content_type = delivery
         .properties
         .content_type()
@@ -158,10 +158,10 @@ async fn decide<H: Handler>(ctx: &Ctx<H>, delivery: &Delivery, info: &DeliveryIn
     ) {
         Ok(event) => event,
         Err(invalid) => {
-            return Verdict::DeadLetter {
+            return Ok(Verdict::DeadLetter {
                 class: CLASS_INVALID,
                 reason: invalid.to_string(),
-            };
+            });
         }
     };
     let started = Instant::now();
@@ -169,17 +169,17 @@ async fn decide<H: Handler>(ctx: &Ctx<H>, delivery: &Delivery, info: &DeliveryIn
         .catch_unwind()
         .await;
     ctx.metrics.handler_finished(started.elapsed());
-    match result {
-        Ok(Ok(outcome)) => Verdict::Succeeded(outcome),
-        Ok(Err(err)) => match disposition(&err, info.attempt, age(info.first_seen), &ctx.policy) {
+    let verdict = match result.map_err(|_| HandlerPanicked)? {
+        Ok(outcome) => Verdict::Succeeded(outcome),
+        Err(err) => match disposition(&err, info.attempt, age(info.first_seen), &ctx.policy) {
             Disposition::Retry { tier } => Verdict::Retry {
                 tier,
                 reason: err.to_string(),
             },
             Disposition::DeadLetter { class, reason } => Verdict::DeadLetter { class, reason },
         },
-        Err(_) => Verdict::Requeue("the handler panicked".to_owned()),
-    }
+    };
+    Ok(verdict)
 }
 
 fn age(first_seen: OffsetDateTime) -> Duration {
@@ -228,7 +228,7 @@ async fn make_durable<H>(
                 queue,
                 true,
                 &delivery.data,
-                republish_properties(delivery, out),
+                republish_properties(&delivery.properties, out),
             )
             .await?;
             ctx.metrics
@@ -248,13 +248,12 @@ async fn make_durable<H>(
                 dead,
                 true,
                 &delivery.data,
-                republish_properties(delivery, out),
+                republish_properties(&delivery.properties, out),
             )
             .await?;
             ctx.metrics
                 .dead_lettered(&info.message_id, class, info.attempt, &reason);
         }
-        Verdict::Requeue(_) => unreachable!("settle() requeues before making anything durable"),
     }
     Ok(())
 }
@@ -266,13 +265,35 @@ fn stamp_failure(headers: &mut FieldTable, info: &DeliveryInfo) {
     h::set_time(headers, h::LAST_FAILURE, OffsetDateTime::now_utc());
 }
 
-/// The original properties (content type, message id, timestamp...) with new headers, persistent.
-fn republish_properties(delivery: &Delivery, headers: FieldTable) -> BasicProperties {
-    delivery
-        .properties
-        .clone()
+/// The original properties with new headers, persistent, minus what could make the broker
+/// refuse or drop the copy: `user_id` (validated against *our* login: 406 closes the channel,
+/// stack-notes §7) and `expiration` (it would expire in a delay tier or the dead-letter queue).
+fn republish_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
+    let mut p = BasicProperties::default()
         .with_headers(headers)
-        .with_delivery_mode(2)
+        .with_delivery_mode(2);
+    if let Some(v) = original.content_type() {
+        p = p.with_content_type(v.clone());
+    }
+    if let Some(v) = original.content_encoding() {
+        p = p.with_content_encoding(v.clone());
+    }
+    if let Some(v) = original.message_id() {
+        p = p.with_message_id(v.clone());
+    }
+    if let Some(v) = original.correlation_id() {
+        p = p.with_correlation_id(v.clone());
+    }
+    if let Some(v) = original.timestamp() {
+        p = p.with_timestamp(*v);
+    }
+    if let Some(v) = original.kind() {
+        p = p.with_type(v.clone());
+    }
+    if let Some(v) = original.app_id() {
+        p = p.with_app_id(v.clone());
+    }
+    p
 }
 
 fn dead_channel(channel: &Channel) -> bool {

@@ -35,6 +35,11 @@ fn amqp(a: &AmqpSettings, service: Service) -> Result<(), ConfigError> {
         "amqp.url",
         "must be amqp:// or amqps://",
     )?;
+    require(
+        a.ca_file.is_empty() || std::path::Path::new(&a.ca_file).is_file(),
+        "amqp.ca_file",
+        "no such file",
+    )?;
     require(!a.exchange.is_empty(), "amqp.exchange", "must not be empty")?;
     require(a.prefetch >= 1, "amqp.prefetch", "must be at least 1")?;
     require(a.concurrency >= 1, "amqp.concurrency", "must be at least 1")?;
@@ -95,6 +100,11 @@ fn graph(g: &GraphSettings, service: Service) -> Result<(), ConfigError> {
         g.authority_host.scheme() == "https",
         "graph.authority_host",
         "must be https",
+    )?;
+    require(
+        g.ca_file.is_empty() || std::path::Path::new(&g.ca_file).is_file(),
+        "graph.ca_file",
+        "no such file",
     )?;
     // The CLI publishes and inspects queues without Graph; its preflight verb checks Graph itself.
     if service == Service::Cli {
