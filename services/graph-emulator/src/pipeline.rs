@@ -356,7 +356,7 @@ pub(crate) fn finish(
         client_request_id: req.client_request_id.clone(),
         traceparent: req.traceparent.clone(),
     };
-    tracing::debug!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
+    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
     w.log.record(record, ctx.flags);
     resp
 }
