@@ -13,7 +13,11 @@ use graph_emulator::{EmulatorConfig, RunningEmulator};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let total: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50_000);
+    let total: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(50_000);
     let tasks: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(32);
     let h2 = args.next().is_some_and(|a| a == "h2");
 
@@ -24,11 +28,31 @@ async fn main() -> anyhow::Result<()> {
     let started = t0.elapsed();
 
     let certs = reqwest::Certificate::from_pem_bundle(emu.ca_pem().as_bytes())?;
-    let mut builder = reqwest::Client::builder().tls_certs_merge(certs).pool_max_idle_per_host(tasks);
-    builder = if h2 { builder.http2_prior_knowledge() } else { builder.http1_only() };
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_merge(certs)
+        .pool_max_idle_per_host(tasks);
+    builder = if h2 {
+        builder.http2_prior_knowledge()
+    } else {
+        builder.http1_only()
+    };
     let client = builder.build()?;
-    let form = [("client_id", NEW_HIRE.client_id), ("client_secret", NEW_HIRE.client_secret), ("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)];
-    let tok: serde_json::Value = client.post(format!("{}/{TENANT_ID}/oauth2/v2.0/token", emu.authority_host())).form(&form).send().await?.json().await?;
+    let form = [
+        ("client_id", NEW_HIRE.client_id),
+        ("client_secret", NEW_HIRE.client_secret),
+        ("grant_type", "client_credentials"),
+        ("scope", GRAPH_SCOPE),
+    ];
+    let tok: serde_json::Value = client
+        .post(format!(
+            "{}/{TENANT_ID}/oauth2/v2.0/token",
+            emu.authority_host()
+        ))
+        .form(&form)
+        .send()
+        .await?
+        .json()
+        .await?;
     let token = tok["access_token"].as_str().unwrap_or_default().to_string();
     let url = format!("{}/v1.0/users/{USER_ADA}", emu.base_url());
     let first = client.get(&url).bearer_auth(&token).send().await?.status();
@@ -64,7 +88,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = run.elapsed();
     let done: usize = statuses.values().sum();
-    println!("start-up: emulator listening after {:.1} ms; first Graph answer ({first}) after {:.1} ms", ms(started), ms(ready));
+    println!(
+        "start-up: emulator listening after {:.1} ms; first Graph answer ({first}) after {:.1} ms",
+        ms(started),
+        ms(ready)
+    );
     println!(
         "throughput: {done} GET /v1.0/users/{{id}} in {:.2} s from {tasks} tasks over {} = {:.0} requests/s; statuses {statuses:?}",
         elapsed.as_secs_f64(),
