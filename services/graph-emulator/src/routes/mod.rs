@@ -241,6 +241,8 @@ pub struct Call<'a> {
     pub raw_params: Vec<String>,
     pub query: &'a Query,
     pub body: Option<&'a Value>,
+    /// `ConsistencyLevel: eventual` was sent.
+    pub eventual: bool,
     pub roles: &'a [String],
     /// `https://host:port`, for `@odata.nextLink`.
     pub base_url: &'a str,
@@ -266,9 +268,11 @@ impl Call<'_> {
             .ok_or_else(|| ApiError::bad("Empty Payload. JSON content expected."))
     }
     /// A page of `items` with a nextLink that keeps this request's query options.
+    /// Directory collections honour `$count=true` only as an advanced query (§2).
     pub fn page(&self, items: Vec<Value>, default_size: usize) -> Result<Reply, ApiError> {
         let size = self.query.top()?.unwrap_or(default_size);
         let offset = self.query.skip()?;
+        let count = self.wants_count()?.then_some(items.len());
         let link = |next| {
             format!(
                 "{}{}?{}",
@@ -277,6 +281,26 @@ impl Call<'_> {
                 self.query.with_skiptoken(next)
             )
         };
-        Ok(Reply::ok(crate::query::page(items, offset, size, link)))
+        let mut body = crate::query::page(items, offset, size, link);
+        if let Some(n) = count {
+            body["@odata.count"] = Value::from(n);
+        }
+        Ok(Reply::ok(body))
+    }
+
+    /// §2: `$count` on a directory collection needs `ConsistencyLevel: eventual`.
+    fn wants_count(&self) -> Result<bool, ApiError> {
+        let wanted = self
+            .query
+            .get("$count")
+            .is_some_and(|c| c.eq_ignore_ascii_case("true"));
+        if wanted && !self.eventual && !self.template.starts_with("/deviceManagement") {
+            let message = "$count is not currently supported.".to_string();
+            return Err(ApiError::BadRequestCode {
+                code: "Request_BadRequest",
+                message,
+            });
+        }
+        Ok(wanted)
     }
 }

@@ -130,3 +130,30 @@ async fn s2_post_users_creates_a_user_readable_by_upn() {
         .await;
     assert_eq!(denied.status, 403, "User.Read.All cannot create users");
 }
+
+#[tokio::test]
+async fn s2_count_needs_consistency_level_eventual() {
+    let e = spawn().await;
+    let token = e.token(NEW_HIRE).await;
+    let path = "/v1.0/users?$filter=employeeId%20eq%20'E1001'&$count=true";
+    let plain = e
+        .call_with_token(Some(&token), "GET", path, None, &[])
+        .await;
+    assert_eq!(
+        (plain.status, plain.message()),
+        (400, "$count is not currently supported.")
+    );
+    let advanced = e
+        .call_with_token(
+            Some(&token),
+            "GET",
+            path,
+            None,
+            &[("ConsistencyLevel", "eventual")],
+        )
+        .await;
+    assert_eq!(
+        (advanced.status, advanced.body["@odata.count"].as_u64()),
+        (200, Some(1))
+    );
+}
