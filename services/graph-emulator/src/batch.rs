@@ -159,6 +159,7 @@ fn sub_request(
         authorization: outer.authorization.clone(),
         client_request_id: header("client-request-id"),
         traceparent: outer.traceparent.clone(),
+        eventual: header("ConsistencyLevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
         body,
         base_url: outer.base_url.clone(),
         in_batch: true,

@@ -36,7 +36,7 @@ pub fn format_retry_after(wait: Duration, fractional: bool) -> String {
         return wait.as_secs_f64().ceil().max(1.0).to_string();
     }
     let millis = wait.as_millis().max(1);
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         return (millis / 1000).to_string();
     }
     let text = format!("{:.3}", millis as f64 / 1000.0);

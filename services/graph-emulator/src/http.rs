@@ -39,6 +39,7 @@ pub async fn graph(State(state): State<AppState>, req: Request) -> Response {
         authorization: header("authorization"),
         client_request_id: header("client-request-id"),
         traceparent: header("traceparent"),
+        eventual: header("consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual")),
         body: bytes.to_vec(),
         base_url: format!("https://{host}"),
         in_batch: false,

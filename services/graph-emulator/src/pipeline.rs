@@ -27,6 +27,8 @@ pub struct GraphRequest {
     pub authorization: Option<String>,
     pub client_request_id: Option<String>,
     pub traceparent: Option<String>,
+    /// `ConsistencyLevel: eventual` sent (advanced queries, §2).
+    pub eventual: bool,
     pub body: Vec<u8>,
     /// `https://host:port` the client used.
     pub base_url: String,
@@ -191,6 +193,7 @@ fn handle(
         raw_params: m.raw_params.clone(),
         query,
         body,
+        eventual: req.eventual,
         roles: &claims.roles,
         base_url: &req.base_url,
         raw_path: &req.path,
@@ -356,7 +359,7 @@ pub(crate) fn finish(
         client_request_id: req.client_request_id.clone(),
         traceparent: req.traceparent.clone(),
     };
-    tracing::debug!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
+    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
     w.log.record(record, ctx.flags);
     resp
 }

@@ -28,7 +28,7 @@ impl AadError {
     fn into_response(self) -> Response {
         let AadError(status, error, code, text) = self;
         let trace = uuid::Uuid::new_v4();
-        let ts = now_rfc3339().replace('T', " ").replace('Z', "Z");
+        let ts = now_rfc3339().replace('T', " ");
         let body = json!({
             "error": error,
             "error_description": format!("AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {trace}\r\nTimestamp: {ts}"),
