@@ -1,5 +1,36 @@
 //! The Graph client: one instance per process, every Graph call of a service goes through it.
+//!
+//! - [`api`]: the `GraphApi` trait handlers are written against (operations in our words).
+//! - [`client`]: `GraphClient` — token, `client-request-id`, spans, observer, shadow mode.
+//! - `ops_directory`, `ops_autopilot`, `ops_readiness`: the operations, one file per area.
+//! - [`error`]: `GraphError` and its classification.
+//! - [`model`]: id newtypes and the objects Graph returns.
+//! - [`policy`] / [`policy_writer`]: the device registration policy, its rails, its one writer.
+//! - [`escape`], [`pages`], [`retry`]: URL escaping, `@odata.nextLink` paging, in-call retries.
+//! - [`observer`]: the seam to telemetry.
 
+pub mod api;
+mod call;
+pub mod client;
+mod credential;
+pub mod error;
+pub mod escape;
+pub mod model;
 pub mod observer;
+mod ops_autopilot;
+mod ops_directory;
+mod ops_readiness;
+pub mod pages;
+pub mod policy;
+pub mod policy_writer;
+pub mod retry;
 
-pub use observer::GraphObserver;
+pub use api::GraphApi;
+pub use client::GraphClient;
+pub use credential::roles_from_jwt;
+pub use error::GraphError;
+pub use model::*;
+pub use observer::{GraphObserver, NoopObserver};
+pub use ops_autopilot::{SerialQuery, serial_query};
+pub use policy::{JoinScope, RailViolation, RegistrationPolicy, check_rails};
+pub use policy_writer::{JoinOutcome, PolicyStore, PolicyWriter, Written};
