@@ -161,7 +161,7 @@ impl Core {
     /// A write; in shadow mode it is logged and counted, not sent.
     pub(crate) async fn write(&self, call: &Call) -> Result<Sent, GraphError> {
         if self.dry_run && call.writes() {
-            tracing::info!(http.method = %call.method, url.template = %call.route, "would write");
+            tracing::info!(http.method = %call.method, url.template = %call.route, "Shadow mode: would write, not sent.");
             self.observer.would_write(call.method.as_str(), &call.route);
             return Ok(Sent::Shadowed);
         }
@@ -261,6 +261,15 @@ impl Core {
             started.elapsed(),
         );
         let body = body.map_err(|e| from_reqwest(call.op.name, e))?;
+        if status == 202 && body.is_empty() && !call.writes() {
+            // "202 Accepted when the server requires more time to complete related background
+            // operations" (user-get): nothing to read yet, so it is worth asking again later.
+            return Err(GraphError::Unavailable {
+                operation: call.op.name,
+                status,
+                retry_after,
+            });
+        }
         if (200..300).contains(&status) || call.accept.contains(&status) {
             Ok(Reply { status, body })
         } else {

@@ -3,6 +3,9 @@
 //! a file the client reads through `graph.ca_file`, exactly as with the emulator. Every request
 //! is recorded; Graph answers come from the test's responder. Not an emulator: it knows no Graph.
 
+// Shared by two test binaries (graph_http, graph_ops); each uses only part of it.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +18,8 @@ use secrecy::SecretString;
 use shared::config::{CredentialKind, GraphSettings};
 
 pub const GOOD_SECRET: &str = "right-secret-value";
+/// The federated (Kubernetes service-account) token the endpoint accepts as `client_assertion`.
+pub const GOOD_ASSERTION: &str = "k8s-service-account-token";
 pub const ROLES: [&str; 2] = ["User.Read.All", "GroupMember.ReadWrite.All"];
 
 /// One request as the server saw it (path and query exactly as sent, still percent-encoded).
@@ -185,10 +190,11 @@ async fn handle(
 /// secret really gets (reference §12).
 fn token_answer(rec: &Recorded) -> Answer {
     let form = String::from_utf8_lossy(&rec.body);
-    if form
-        .split('&')
-        .any(|kv| kv == format!("client_secret={GOOD_SECRET}"))
-    {
+    let accepted = [
+        format!("client_secret={GOOD_SECRET}"),
+        format!("client_assertion={GOOD_ASSERTION}"),
+    ];
+    if form.split('&').any(|kv| accepted.iter().any(|a| a == kv)) {
         let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let payload = serde_json::json!({ "aud": "https://graph.microsoft.com", "roles": ROLES });
         let token = format!(
