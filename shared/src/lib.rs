@@ -3,7 +3,8 @@
 //! - [`error`]: `ErrorClass` and `Classify`, our transient/permanent vocabulary.
 //! - [`config`]: the typed settings tree, loaded and validated once at start.
 //! - [`ids`]: newtypes for values that arrive in events (`Upn`, `EmployeeId`, `SerialNumber`).
-//! - [`graph`]: the Graph client and the `GraphApi` trait handlers are written against.
+//! - [`graph`]: the Graph client (`GraphClient`, one per process: token, retries, shadow mode,
+//!   policy rails) and the `GraphApi` trait handlers are written against.
 #![forbid(unsafe_code)]
 
 pub mod config;

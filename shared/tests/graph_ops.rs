@@ -344,3 +344,55 @@ async fn an_unreachable_token_endpoint_is_transient() {
     );
     assert!(server.graph_requests().is_empty());
 }
+
+#[tokio::test]
+async fn bulk_status_reads_batch_relative_gets_and_resend_only_throttled_items() {
+    let server = TestServer::start(|r: &Recorded, n| {
+        let req: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let responses: Vec<serde_json::Value> = req["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let id = item["id"].as_str().unwrap();
+                let rec = item["url"].as_str().unwrap().rsplit('/').next().unwrap();
+                match (rec, n) {
+                    ("r2", 0) => serde_json::json!({"id": id, "status": 429, "headers": {"Retry-After": "0.3"}}),
+                    ("missing", _) => serde_json::json!({"id": id, "status": 404, "body": {"error": {"code": "ResourceNotFound", "message": "x"}}}),
+                    _ => serde_json::json!({"id": id, "status": 200, "body": {"id": rec, "state": {"deviceImportStatus": "complete"}}}),
+                }
+            })
+            .rev() // answers come in any order
+            .collect();
+        Answer(200, vec![], serde_json::json!({ "responses": responses }).to_string())
+    })
+    .await;
+    let ids: Vec<ImportedDeviceId> = ["r1", "r2", "missing"]
+        .into_iter()
+        .map(ImportedDeviceId::new)
+        .collect();
+
+    let got = client(&server).imported_devices_by_ids(&ids).await.unwrap();
+
+    let summary: Vec<(String, Option<String>)> = got
+        .into_iter()
+        .map(|(id, r)| (id.to_string(), r.unwrap().map(|d| d.id.to_string())))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("r1".into(), Some("r1".into())),
+            ("r2".into(), Some("r2".into())),
+            ("missing".into(), None)
+        ]
+    );
+    let batches = server.graph_requests();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(batches[0].path(), "/v1.0/$batch");
+    let second: serde_json::Value = serde_json::from_slice(&batches[1].body).unwrap();
+    assert_eq!(
+        second["requests"],
+        serde_json::json!([{"id": "1", "method": "GET", "url": "/deviceManagement/importedWindowsAutopilotDeviceIdentities/r2"}])
+    );
+    assert!(batches[1].at - batches[0].at >= std::time::Duration::from_millis(300));
+}

@@ -17,6 +17,7 @@ use super::model::{
     ImportedDevice, ImportedDeviceId, ImportedIdentity, MdmScope, MemberRef, Membership, NewImport,
     Removal, SyncOutcome, User, UserId,
 };
+use super::ops_autopilot::ImportStatusRead;
 use super::policy::RegistrationPolicy;
 use super::policy_writer::JoinOutcome;
 use crate::ids::{EmployeeId, SerialNumber, Upn};
@@ -92,6 +93,11 @@ pub trait GraphApi: Send + Sync {
         id: &ImportedDeviceId,
     ) -> impl Future<Output = Answer<Option<ImportedDevice>>> + Send;
     fn imported_devices(&self) -> impl Future<Output = Answer<Vec<ImportedDevice>>> + Send;
+    /// Bulk status read of several import records (`$batch`); per record, 404 → `None`.
+    fn imported_devices_by_ids(
+        &self,
+        ids: &[ImportedDeviceId],
+    ) -> impl Future<Output = Answer<Vec<ImportStatusRead>>> + Send;
     /// Only the import records carrying our `importId`.
     fn imported_devices_with_import_id(
         &self,
@@ -162,6 +168,7 @@ delegate_to_inherent! {
     fn import_autopilot_device(&self, new: &NewImport) -> ImportedDevice;
     fn imported_device(&self, id: &ImportedDeviceId) -> Option<ImportedDevice>;
     fn imported_devices(&self) -> Vec<ImportedDevice>;
+    fn imported_devices_by_ids(&self, ids: &[ImportedDeviceId]) -> Vec<ImportStatusRead>;
     fn imported_devices_with_import_id(&self, import_id: &ImportId) -> Vec<ImportedDevice>;
     fn delete_imported_device(&self, id: &ImportedDeviceId) -> Removal;
     fn sync_autopilot(&self) -> SyncOutcome;

@@ -131,6 +131,10 @@ impl Core {
         Ok(t.token.secret().to_owned())
     }
 
+    pub(crate) fn retry_settings(&self) -> InCallRetry {
+        self.retry
+    }
+
     /// `{base}/v1.0/directoryObjects/{id}`: the `@odata.id` Graph expects in `$ref` bodies.
     pub(crate) fn directory_object_url(&self, id: &str) -> String {
         format!(

@@ -7,9 +7,11 @@
 //! - [`model`]: id newtypes and the objects Graph returns.
 //! - [`policy`] / [`policy_writer`]: the device registration policy, its rails, its one writer.
 //! - [`escape`], [`pages`], [`retry`]: URL escaping, `@odata.nextLink` paging, in-call retries.
+//! - `batch`: `$batch` for bulk reads (≤ 20 items, throttled items re-sent).
 //! - [`observer`]: the seam to telemetry.
 
 pub mod api;
+mod batch;
 mod call;
 pub mod client;
 mod credential;
@@ -31,6 +33,6 @@ pub use credential::roles_from_jwt;
 pub use error::GraphError;
 pub use model::*;
 pub use observer::{GraphObserver, NoopObserver};
-pub use ops_autopilot::{SerialQuery, serial_query};
+pub use ops_autopilot::{ImportStatusRead, SerialQuery, serial_query};
 pub use policy::{JoinScope, RailViolation, RegistrationPolicy, check_rails};
 pub use policy_writer::{JoinOutcome, PolicyStore, PolicyWriter, Written};

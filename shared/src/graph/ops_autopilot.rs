@@ -27,6 +27,9 @@ const WRITE_AUTOPILOT: Operation = Operation {
     name: "change Autopilot devices",
     permission: "DeviceManagementServiceConfig.ReadWrite.All",
 };
+/// One record of a bulk status read: the id asked for, and what Graph answered for it.
+pub type ImportStatusRead = (ImportedDeviceId, Result<Option<ImportedDevice>, GraphError>);
+
 const DEVICES: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 const IMPORTS: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 
@@ -184,6 +187,37 @@ impl GraphClient {
         Ok(all
             .into_iter()
             .filter(|d| d.import_id.as_ref() == Some(import_id))
+            .collect())
+    }
+
+    /// Bulk status read of import records: `POST /v1.0/$batch` with up to 20
+    /// `GET /deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}` items per request
+    /// (throttled items re-sent after their Retry-After). Per record, 404 → `None`.
+    pub async fn imported_devices_by_ids(
+        &self,
+        ids: &[ImportedDeviceId],
+    ) -> Result<Vec<ImportStatusRead>, GraphError> {
+        let urls: Vec<String> = ids
+            .iter()
+            .map(|id| format!("{IMPORTS}/{}", segment(id.as_str())))
+            .collect();
+        let answers = self
+            .core
+            .batch_get(Version::V1, READ_AUTOPILOT, &urls)
+            .await?;
+        Ok(ids
+            .iter()
+            .cloned()
+            .zip(answers)
+            .map(|(id, answer)| {
+                let record = answer.and_then(|body| {
+                    serde_json::from_value(body).map_err(|e| GraphError::InvalidResponse {
+                        operation: READ_AUTOPILOT.name,
+                        detail: format!("cannot decode an import record: {e}"),
+                    })
+                });
+                (id, found(record))
+            })
             .collect())
     }
 

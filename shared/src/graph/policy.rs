@@ -132,6 +132,15 @@ impl RegistrationPolicy {
         }
     }
 
+    /// The groups in the Selected list (empty unless the scope is Selected): in `group` join
+    /// mode the join group must be one of them.
+    pub fn selected_groups(&self) -> BTreeSet<&GroupId> {
+        match self.join_scope() {
+            Some(JoinScope::Selected { groups, .. }) => groups.iter().collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
     /// A copy with `add` appended to the Selected users (those not already there); `None` when
     /// the scope is not Selected (nothing we may append to).
     pub fn with_users_added(&self, add: &[UserId]) -> Option<RegistrationPolicy> {

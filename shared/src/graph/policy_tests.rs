@@ -65,6 +65,8 @@ fn adding_a_user_touches_only_the_selected_list() {
         })
     );
     assert_eq!(check_rails(&p, &next), Ok(()));
+    assert!(next.selected_groups().contains(&GroupId::new("g1")));
+    assert_eq!(next.selected_users().len(), 2);
     let mut all = p.clone();
     set_scope(&mut all, JoinScope::All);
     assert_eq!(all.with_users_added(&[UserId::new("u2")]), None);
