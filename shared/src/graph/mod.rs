@@ -2,7 +2,8 @@
 //!
 //! - [`api`]: the `GraphApi` trait handlers are written against (operations in our words).
 //! - [`client`]: `GraphClient` — token, `client-request-id`, spans, observer, shadow mode.
-//! - `ops_directory`, `ops_autopilot`, `ops_readiness`: the operations, one file per area.
+//! - `ops_directory`, `ops_autopilot`, `ops_corporate`, `ops_readiness`: the operations, one
+//!   file per area; each documents its Graph URL and its shadow-mode result.
 //! - [`error`]: `GraphError` and its classification.
 //! - [`model`]: id newtypes and the objects Graph returns.
 //! - [`policy`] / [`policy_writer`]: the device registration policy, its rails, its one writer.
@@ -20,6 +21,7 @@ pub mod escape;
 pub mod model;
 pub mod observer;
 mod ops_autopilot;
+mod ops_corporate;
 mod ops_directory;
 mod ops_readiness;
 pub mod pages;

@@ -11,12 +11,10 @@ use super::client::{Core, GraphClient};
 use super::error::{GraphError, Operation};
 use super::escape::{filter_literal, segment};
 use super::model::{
-    AutopilotDevice, AutopilotDeviceId, AutopilotSettings, CorporateIdentifier, DeviceProperties,
-    ImportId, ImportState, ImportStatus, ImportedDevice, ImportedDeviceId, ImportedIdentity,
-    NewImport, Removal, SyncOutcome,
+    AutopilotDevice, AutopilotDeviceId, AutopilotSettings, DeviceProperties, ImportId, ImportState,
+    ImportStatus, ImportedDevice, ImportedDeviceId, NewImport, Removal, SyncOutcome,
 };
 use super::ops_directory::found;
-use super::pages::Page;
 use crate::ids::{SerialNumber, Upn};
 
 const READ_AUTOPILOT: Operation = Operation {
@@ -313,73 +311,6 @@ impl GraphClient {
         .body(body);
         self.core.write(&call).await.map(|_| ())
     }
-
-    /// `POST /beta/deviceManagement/importedDeviceIdentities/searchExistingIdentities`: whether
-    /// Intune already holds this corporate identifier.
-    pub async fn corporate_identifier_exists(
-        &self,
-        id: &CorporateIdentifier,
-    ) -> Result<bool, GraphError> {
-        let path = "/deviceManagement/importedDeviceIdentities/searchExistingIdentities";
-        let call = Call::new(
-            Method::POST,
-            Version::Beta,
-            path,
-            path.into(),
-            READ_AUTOPILOT,
-        )
-        .body(identity_list(id, None))
-        .reads();
-        let page: Page<ImportedIdentity> = Core::json(&call, &self.core.read(&call).await?)?;
-        // Case rules for identifiers are unverified (§9): compare without case.
-        Ok(page.value.iter().any(|i| {
-            i.imported_device_identifier
-                .eq_ignore_ascii_case(id.as_str())
-        }))
-    }
-
-    /// `POST /beta/deviceManagement/importedDeviceIdentities/importDeviceIdentityList` with
-    /// `overwriteImportedDeviceIdentities: false`. Shadow mode: `status: Some(true)`, no id.
-    pub async fn import_corporate_identifier(
-        &self,
-        id: &CorporateIdentifier,
-    ) -> Result<ImportedIdentity, GraphError> {
-        let path = "/deviceManagement/importedDeviceIdentities/importDeviceIdentityList";
-        let op = Operation {
-            name: "import corporate identifier",
-            ..WRITE_AUTOPILOT
-        };
-        let call = Call::new(Method::POST, Version::Beta, path, path.into(), op)
-            .body(identity_list(id, Some(false)));
-        match self.core.write(&call).await? {
-            Sent::Shadowed => Ok(ImportedIdentity {
-                id: None,
-                imported_device_identifier: id.as_str().to_owned(),
-                status: Some(true),
-            }),
-            Sent::Reply(r) => {
-                let page: Page<ImportedIdentity> = Core::json(&call, &r)?;
-                page.value
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| GraphError::InvalidResponse {
-                        operation: op.name,
-                        detail: "importDeviceIdentityList answered with no result".into(),
-                    })
-            }
-        }
-    }
-}
-
-fn identity_list(id: &CorporateIdentifier, overwrite: Option<bool>) -> serde_json::Value {
-    let mut body = serde_json::json!({ "importedDeviceIdentities": [{
-        "importedDeviceIdentifier": id.as_str(),
-        "importedDeviceIdentityType": "manufacturerModelSerial",
-    }]});
-    if let Some(o) = overwrite {
-        body["overwriteImportedDeviceIdentities"] = o.into();
-    }
-    body
 }
 
 #[cfg(test)]
@@ -396,20 +327,5 @@ mod tests {
         assert_eq!(q("PF-2X3Y4Z"), SerialQuery::ListAll);
         assert_eq!(q("VMware 56 4d 12"), SerialQuery::Contains("VMware".into()));
         assert_eq!(q("VMware-56 4d 12"), SerialQuery::ListAll);
-    }
-
-    #[test]
-    fn corporate_identifier_bodies_match_the_documented_shape() {
-        let id = CorporateIdentifier::manufacturer_model_serial(
-            "Lenovo",
-            "thinkpad t14",
-            &"02234567890123".parse().unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            identity_list(&id, Some(false)),
-            serde_json::json!({"importedDeviceIdentities":[{"importedDeviceIdentifier":"Lenovo,thinkpad t14,02234567890123",
-                "importedDeviceIdentityType":"manufacturerModelSerial"}],"overwriteImportedDeviceIdentities":false})
-        );
     }
 }
