@@ -1,0 +1,309 @@
+//! Autopilot and Intune enrollment types (reference §5–§7, §9): registered devices, import
+//! records and their outcome, the tenant sync state, corporate identifiers.
+//!
+//! Not for: deciding what a handler does with an outcome; `ImportOutcome` only names it and
+//! says why, so the handler can map it to done / wait / dead-letter.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{AutopilotDeviceId, EntraDeviceId, ImportId, ImportedDeviceId};
+use crate::ids::{InvalidField, SerialNumber};
+
+/// Graph's "no device yet" value for `azureActiveDirectoryDeviceId`.
+const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A registered Autopilot device (`windowsAutopilotDeviceIdentity`, v1.0 fields).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutopilotDevice {
+    pub id: AutopilotDeviceId,
+    pub serial_number: String,
+    #[serde(default)]
+    pub group_tag: Option<String>,
+    #[serde(default)]
+    pub purchase_order_identifier: Option<String>,
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `unknown|enrolled|pendingReset|failed|notContacted|blocked`.
+    #[serde(default)]
+    pub enrollment_state: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub addressable_user_name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub managed_device_id: Option<String>,
+    #[serde(default)]
+    azure_active_directory_device_id: Option<String>,
+    /// Beta spelling of the same value.
+    #[serde(default)]
+    azure_ad_device_id: Option<String>,
+}
+
+impl AutopilotDevice {
+    /// The Entra `deviceId` once the device object exists (after import + sync); `None` while
+    /// Graph still reports an empty or all-zero GUID.
+    pub fn entra_device_id(&self) -> Option<EntraDeviceId> {
+        [
+            &self.azure_active_directory_device_id,
+            &self.azure_ad_device_id,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty() && *s != EMPTY_GUID)
+        .map(EntraDeviceId::new)
+    }
+
+    /// The assigned user, if any (Graph sends `""` for none).
+    pub fn assigned_upn(&self) -> Option<&str> {
+        self.user_principal_name
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+    }
+}
+
+/// Fields `updateDeviceProperties` may change; `None` = leave as is (only set keys are sent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceProperties {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addressable_user_name: Option<String>,
+}
+
+/// One device to import by hardware hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewImport {
+    pub serial: SerialNumber,
+    /// Base64 `DeviceHardwareData` exactly as collected. Never logged (see `Debug`).
+    pub hardware_hash: String,
+    pub group_tag: Option<String>,
+    pub product_key: Option<String>,
+    pub assigned_upn: Option<String>,
+    pub import_id: ImportId,
+}
+
+// A hardware hash identifies a physical machine and is ~4 KB: keep it out of every log line.
+impl fmt::Debug for NewImport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewImport")
+            .field("serial", &self.serial)
+            .field(
+                "hardware_hash",
+                &format_args!("<{} chars>", self.hardware_hash.len()),
+            )
+            .field("group_tag", &self.group_tag)
+            .field("assigned_upn", &self.assigned_upn)
+            .field("import_id", &self.import_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An import record (`importedWindowsAutopilotDeviceIdentity`), without its hardware hash.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedDevice {
+    pub id: ImportedDeviceId,
+    #[serde(default)]
+    pub serial_number: String,
+    #[serde(default)]
+    pub group_tag: Option<String>,
+    #[serde(default)]
+    pub import_id: Option<ImportId>,
+    #[serde(default)]
+    pub assigned_user_principal_name: Option<String>,
+    #[serde(default)]
+    pub state: ImportState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportState {
+    #[serde(default)]
+    pub device_import_status: ImportStatus,
+    /// On `complete`: the id of the resulting Autopilot device.
+    #[serde(default)]
+    pub device_registration_id: Option<String>,
+    #[serde(default)]
+    pub device_error_code: Option<i64>,
+    #[serde(default)]
+    pub device_error_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImportStatus {
+    #[default]
+    Unknown,
+    Pending,
+    Partial,
+    Complete,
+    Error,
+    #[serde(other)]
+    Other,
+}
+
+/// What an import record means for us (§5 error table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Still processing (`unknown`, `pending`, `partial`): check again later.
+    InProgress,
+    /// Imported. `device` is the new Autopilot device id when Graph filled it in.
+    Complete { device: Option<AutopilotDeviceId> },
+    /// `ZtdDeviceAlreadyAssigned`: already registered to this tenant; find it by serial.
+    AlreadyRegisteredHere,
+    /// `ZtdDeviceAssignedToOtherTenant` / `…ToAnotherTenant`: the previous owner must deregister it.
+    AssignedToOtherTenant,
+    /// `ZtdDeviceDuplicated`: the same hash twice in one upload; only one was processed.
+    Duplicated,
+    /// `InvalidZtdHardwareHash`: the hash is invalid or lacks manufacturer/serial.
+    InvalidHardwareHash,
+    /// `StorageError`: Intune's generic failure; worth retrying later.
+    StorageError,
+    /// Any other error name or code.
+    Failed { name: String, code: Option<i64> },
+}
+
+impl ImportedDevice {
+    pub fn outcome(&self) -> ImportOutcome {
+        let s = &self.state;
+        let name = s.device_error_name.as_deref().unwrap_or("").trim();
+        // Keyed on the name, not the number: Microsoft publishes no code table (§5).
+        match name {
+            "ZtdDeviceAlreadyAssigned" => return ImportOutcome::AlreadyRegisteredHere,
+            "ZtdDeviceAssignedToOtherTenant" | "ZtdDeviceAssignedToAnotherTenant" => {
+                return ImportOutcome::AssignedToOtherTenant;
+            }
+            "ZtdDeviceDuplicated" => return ImportOutcome::Duplicated,
+            "InvalidZtdHardwareHash" => return ImportOutcome::InvalidHardwareHash,
+            "StorageError" => return ImportOutcome::StorageError,
+            _ => {}
+        }
+        match s.device_import_status {
+            ImportStatus::Unknown | ImportStatus::Pending | ImportStatus::Partial => {
+                ImportOutcome::InProgress
+            }
+            ImportStatus::Complete => ImportOutcome::Complete {
+                device: s
+                    .device_registration_id
+                    .as_deref()
+                    .filter(|id| !id.trim().is_empty())
+                    .map(AutopilotDeviceId::new),
+            },
+            ImportStatus::Error | ImportStatus::Other => ImportOutcome::Failed {
+                name: name.to_owned(),
+                code: s.device_error_code,
+            },
+        }
+    }
+}
+
+/// Answer to `POST /beta/deviceManagement/windowsAutopilotSettings/sync` (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// 204 (or, in shadow mode, would have been sent).
+    Started,
+    /// 409: a sync is already running; ours is coalesced into it.
+    AlreadyRunning,
+    /// 429: the last sync was less than 10 minutes ago.
+    TooSoon,
+}
+
+/// `GET /beta/deviceManagement/windowsAutopilotSettings`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutopilotSettings {
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_sync_date_time: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_manual_sync_trigger_date_time: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub sync_status: SyncStatus,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncStatus {
+    #[default]
+    Unknown,
+    InProgress,
+    Completed,
+    Failed,
+    #[serde(other)]
+    Other,
+}
+
+/// A Windows corporate identifier `Manufacturer,Model,Serial` (§9).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CorporateIdentifier(String);
+
+impl CorporateIdentifier {
+    /// Builds the identifier from what the device reports. Periods are removed from the serial,
+    /// as Intune requires; a comma in any part would shift the columns, so it is refused.
+    pub fn manufacturer_model_serial(
+        manufacturer: &str,
+        model: &str,
+        serial: &SerialNumber,
+    ) -> Result<Self, InvalidField> {
+        let serial = serial.as_str().replace('.', "");
+        for (field, value) in [("manufacturer", manufacturer), ("model", model)] {
+            if value.trim().is_empty() || value.contains(',') {
+                return Err(InvalidField::new(
+                    field,
+                    "must be non-empty and contain no comma",
+                ));
+            }
+        }
+        if serial.is_empty() || serial.contains(',') {
+            return Err(InvalidField::new(
+                "serialNumber",
+                "empty once periods are removed",
+            ));
+        }
+        Ok(Self(format!(
+            "{},{},{serial}",
+            manufacturer.trim(),
+            model.trim()
+        )))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CorporateIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One item of `importDeviceIdentityList`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedIdentity {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub imported_device_identifier: String,
+    /// Per-item success (`importedDeviceIdentityResult.status`); `None` when Graph omits it.
+    #[serde(default)]
+    pub status: Option<bool>,
+}
+
+#[cfg(test)]
+#[path = "autopilot_tests.rs"]
+mod tests;
