@@ -85,6 +85,24 @@ fn json_log_lines_carry_the_trace_and_span_ids_of_their_span() {
 }
 
 #[test]
+fn warnings_carry_the_trace_id_even_when_the_filter_hides_their_span() {
+    let captured = Captured::default();
+    let _guard = shared::telemetry::init("test", &settings("warn"), captured.clone()).unwrap();
+
+    let span = tracing::info_span!("consume");
+    let trace_id = span.in_scope(|| {
+        tracing::info!("Not written.");
+        tracing::warn!("Parked for a retry.");
+        shared::telemetry::current_trace_id().unwrap()
+    });
+
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["fields"]["message"], "Parked for a retry.");
+    assert_eq!(lines[0]["trace_id"], trace_id.as_str());
+}
+
+#[test]
 fn metrics_render_the_names_the_dashboard_uses() {
     let metrics = Metrics::new("new-hire").with_graph_request_timeout(Duration::from_secs(30));
     metrics.succeeded("m1", "onboarding.user.ready");
