@@ -275,3 +275,44 @@ fn deserialize_at<T: DeserializeOwned>(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hire_json() -> Vec<u8> {
+        let data = serde_json::json!({"employeeId": "E1", "userPrincipalName": "ada@contoso.com", "startDate": "2026-12-01"});
+        serde_json::to_vec(&Envelope::new(EMPLOYEE_HIRED, "urn:test", None, data)).unwrap()
+    }
+
+    #[test]
+    fn an_event_we_build_parses_back_with_its_typed_data() {
+        let ct = Some("application/cloudevents+json; charset=utf-8");
+        let event: Envelope<EmployeeHired> =
+            parse_event(ct, EMPLOYEE_HIRED, &hire_json(), 65_536).unwrap();
+        assert_eq!(event.data.user_principal_name.as_str(), "ada@contoso.com");
+        assert_eq!(
+            event.data.start_date,
+            Some(time::macros::date!(2026 - 12 - 01))
+        );
+        assert_eq!(event.specversion, SPEC_VERSION);
+    }
+
+    #[test]
+    fn size_is_checked_before_the_body_is_read() {
+        let garbage = vec![b'{'; 100];
+        let err = parse_event::<EmployeeHired>(Some(CONTENT_TYPE), EMPLOYEE_HIRED, &garbage, 99)
+            .unwrap_err();
+        assert_eq!(err, InvalidEvent::TooLarge { size: 100, max: 99 });
+    }
+
+    #[test]
+    fn a_missing_content_type_is_named() {
+        let err =
+            parse_event::<EmployeeHired>(None, EMPLOYEE_HIRED, &hire_json(), 65_536).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "content_type: expected application/cloudevents+json, got none"
+        );
+    }
+}

@@ -95,3 +95,49 @@ pub fn republishable(headers: &FieldTable) -> FieldTable {
     }
     copy
 }
+
+/// A dead letter's headers fit to replay as a new event: without the runtime's `x-onboarding-*`
+/// bookkeeping (so attempts and `max_age` start afresh) and without the broker's headers.
+pub fn for_replay(headers: &FieldTable) -> FieldTable {
+    let mut copy = FieldTable::default();
+    for (k, v) in republishable(headers).inner() {
+        if !k.as_str().starts_with("x-onboarding-") {
+            copy.insert(k.clone(), v.clone());
+        }
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_keeps_the_publishers_headers_and_drops_our_bookkeeping() {
+        let mut dead = FieldTable::default();
+        set_text(
+            &mut dead,
+            TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        );
+        set_text(&mut dead, REASON, "gave up");
+        set_number(&mut dead, ATTEMPTS, 3);
+        dead.insert(X_DEATH.into(), AMQPValue::FieldArray(Default::default()));
+
+        let replay = for_replay(&dead);
+
+        let keys: Vec<&str> = replay.inner().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, [TRACEPARENT]);
+    }
+
+    #[test]
+    fn numbers_read_back_whatever_integer_type_carried_them() {
+        let mut headers = FieldTable::default();
+        set_number(&mut headers, ATTEMPTS, 4);
+        headers.insert("x-delivery-count".into(), AMQPValue::LongInt(2));
+        set_text(&mut headers, "as-text", "7");
+        assert_eq!(number(&headers, ATTEMPTS), Some(4));
+        assert_eq!(number(&headers, DELIVERY_COUNT), Some(2));
+        assert_eq!(number(&headers, "as-text"), Some(7));
+    }
+}

@@ -110,10 +110,8 @@ where
             }
             line.insert("span".into(), Value::from(span.name()));
             line.insert("span_fields".into(), Value::Object(span_fields));
-            let id = span.id();
-            drop(span); // get_otel_context locks the span's extensions itself
-            self.insert_trace_ids(&id, &mut line);
         }
+        self.insert_trace_ids(event, &mut line);
         let mut text = Value::Object(line).to_string();
         text.push('\n');
         let _ = self.make_writer.make_writer().write_all(text.as_bytes());
@@ -121,11 +119,21 @@ where
 }
 
 impl<W> JsonLogLayer<W> {
-    fn insert_trace_ids(&self, id: &span::Id, line: &mut Map<String, Value>) {
+    /// The ids come from the unfiltered registry: the log filter may hide the event's span from
+    /// this layer (a WARN line inside an INFO span with `log_filter = "warn"`), but the line
+    /// must still name its trace.
+    fn insert_trace_ids(&self, event: &Event<'_>, line: &mut Map<String, Value>) {
         let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
             return;
         };
-        let Some(cx) = tracing_opentelemetry::get_otel_context(id, &dispatch) else {
+        let span_id = if event.is_contextual() {
+            dispatch.current_span().id().cloned()
+        } else {
+            event.parent().cloned()
+        };
+        let Some(cx) =
+            span_id.and_then(|id| tracing_opentelemetry::get_otel_context(&id, &dispatch))
+        else {
             return;
         };
         let otel_span = cx.span();

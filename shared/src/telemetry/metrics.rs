@@ -5,6 +5,7 @@
 //! Not for: serving them (`health`) or deciding outcomes (`amqp::retry`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -26,6 +27,8 @@ pub struct Metrics {
 
 struct Inner {
     service: String,
+    /// `graph.request_timeout` in ms (0 = unknown): tells a timeout from another failure.
+    graph_timeout_ms: AtomicU64,
     registry: Registry,
     messages: Family<Labels, Counter>,
     handler_duration: HistogramFamily,
@@ -106,6 +109,7 @@ impl Metrics {
         Metrics {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
+                graph_timeout_ms: AtomicU64::new(0),
                 registry,
                 messages,
                 handler_duration,
@@ -117,6 +121,14 @@ impl Metrics {
                 broker_connected,
             }),
         }
+    }
+
+    /// Lets the Graph series label a request that ended without a response after at least
+    /// `timeout` as `status="timeout"` (the observer reports only "no response").
+    pub fn with_graph_request_timeout(self, timeout: Duration) -> Self {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.inner.graph_timeout_ms.store(ms, Ordering::Relaxed);
+        self
     }
 
     fn labels(&self, extra: &[(&'static str, &str)]) -> Labels {
@@ -208,8 +220,14 @@ impl Metrics {
 
 impl GraphObserver for Metrics {
     fn request_finished(&self, method: &str, route: &str, status: Option<u16>, elapsed: Duration) {
-        // The observer does not say why no response came; "error" covers timeouts too.
-        let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+        let timeout_ms = self.inner.graph_timeout_ms.load(Ordering::Relaxed);
+        let timed_out = timeout_ms > 0 && elapsed.as_millis() >= u128::from(timeout_ms);
+        let status = match status {
+            Some(code) => code.to_string(),
+            // The observer only says "no response"; a wait as long as the timeout was one.
+            None if timed_out => "timeout".to_owned(),
+            None => "error".to_owned(),
+        };
         let labels = self.labels(&[("method", method), ("route", route), ("status", &status)]);
         self.inner.graph_requests.get_or_create(&labels).inc();
         tracing::debug!(method, route, %status, elapsed_ms = elapsed.as_millis() as u64, "Graph request finished.");

@@ -144,6 +144,62 @@ async fn consumer_rebuilds_its_session_when_the_broker_cancels_it() {
 }
 
 #[tokio::test]
+async fn consumer_rebuilds_when_its_publish_channel_is_closed_by_a_channel_error() {
+    let broker = TestBroker::new("rebuild_after_channel_error", &[]).await;
+    let topology = broker.declare().await;
+    let (handler, mut calls) = Scripted::always(Script::Succeed);
+    let running = Running::start(&broker, handler);
+    eventually(
+        "the consumer to be ready",
+        Duration::from_secs(5),
+        || async { running.ready.is_set().then_some(()) },
+    )
+    .await;
+
+    // Without the exchange, the outcome publish fails with 404 and the broker closes the
+    // publish channel for good: lapin does not recover that, the supervisor must.
+    broker
+        .publisher
+        .channel()
+        .exchange_delete(broker.prefix.as_str().into(), Default::default())
+        .await
+        .unwrap();
+    let event = hire("orphan@contoso.test");
+    let body = serde_json::to_vec(&event).unwrap();
+    let props = shared::amqp::publish::event_properties(&event.id, Default::default());
+    broker
+        .publisher
+        .publish_raw("", &topology.queue, true, &body, props)
+        .await
+        .unwrap();
+
+    let (first, _) = within("the first try", Duration::from_secs(5), calls.recv())
+        .await
+        .unwrap();
+    let (second, _) = within(
+        "the try after the rebuild",
+        Duration::from_secs(10),
+        calls.recv(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((first.redelivered, second.redelivered), (false, true));
+    let succeeded = r#"onboarding_messages_total{service="new-hire",outcome="succeeded"} 1"#;
+    eventually(
+        "the outcome confirmed and the message acked",
+        Duration::from_secs(10),
+        || async {
+            let done = running.metrics.render().contains(succeeded)
+                && broker.depth(&topology.queue).await == 0;
+            done.then_some(())
+        },
+    )
+    .await;
+    running.stop().await;
+    broker.cleanup().await;
+}
+
+#[tokio::test]
 async fn shutdown_waits_for_in_flight_handlers_and_leaves_unfinished_ones_for_redelivery() {
     let broker = TestBroker::new(
         "graceful_shutdown",

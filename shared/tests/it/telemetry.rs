@@ -85,8 +85,26 @@ fn json_log_lines_carry_the_trace_and_span_ids_of_their_span() {
 }
 
 #[test]
+fn warnings_carry_the_trace_id_even_when_the_filter_hides_their_span() {
+    let captured = Captured::default();
+    let _guard = shared::telemetry::init("test", &settings("warn"), captured.clone()).unwrap();
+
+    let span = tracing::info_span!("consume");
+    let trace_id = span.in_scope(|| {
+        tracing::info!("Not written.");
+        tracing::warn!("Parked for a retry.");
+        shared::telemetry::current_trace_id().unwrap()
+    });
+
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["fields"]["message"], "Parked for a retry.");
+    assert_eq!(lines[0]["trace_id"], trace_id.as_str());
+}
+
+#[test]
 fn metrics_render_the_names_the_dashboard_uses() {
-    let metrics = Metrics::new("new-hire");
+    let metrics = Metrics::new("new-hire").with_graph_request_timeout(Duration::from_secs(30));
     metrics.succeeded("m1", "onboarding.user.ready");
     metrics.handler_finished(Duration::from_millis(12));
     metrics.retried("m2", "5s", 1, "throttled");
@@ -103,6 +121,7 @@ fn metrics_render_the_names_the_dashboard_uses() {
         None,
         Duration::from_secs(30),
     );
+    metrics.request_finished("GET", "/v1.0/users/{id}", None, Duration::from_millis(3));
     metrics.would_write("PUT", "/beta/policies/deviceRegistrationPolicy");
     metrics.queue_depth("onboarding.new-hire.dead", 3);
     metrics.broker_connection(true);
@@ -115,7 +134,8 @@ fn metrics_render_the_names_the_dashboard_uses() {
         r#"onboarding_messages_total{service="new-hire",outcome="dead_lettered"} 1"#,
         r#"onboarding_handler_duration_seconds_count{service="new-hire"} 1"#,
         r#"onboarding_graph_requests_total{service="new-hire",method="GET",route="/v1.0/users/{id}",status="200"} 1"#,
-        r#"onboarding_graph_requests_total{service="new-hire",method="POST",route="/v1.0/groups/{id}/members/$ref",status="error"} 1"#,
+        r#"onboarding_graph_requests_total{service="new-hire",method="POST",route="/v1.0/groups/{id}/members/$ref",status="timeout"} 1"#,
+        r#"onboarding_graph_requests_total{service="new-hire",method="GET",route="/v1.0/users/{id}",status="error"} 1"#,
         r#"onboarding_retries_total{service="new-hire",tier="5s"} 1"#,
         r#"onboarding_dead_letters_total{service="new-hire",class="invalid"} 1"#,
         r#"onboarding_would_writes_total{service="new-hire",method="PUT",route="/beta/policies/deviceRegistrationPolicy"} 1"#,
