@@ -312,7 +312,12 @@ async fn workload_identity_presents_the_federated_token_file_from_settings() {
     assert_eq!(got, Ok(None));
     let token_req = &server.all_requests()[0];
     assert_eq!(token_req.path(), "/contoso.test/oauth2/v2.0/token");
-    assert!(String::from_utf8_lossy(&token_req.body).contains("client_assertion_type="));
+    let form = String::from_utf8_lossy(&token_req.body).to_string();
+    assert!(form.contains("client_assertion_type="), "{form}");
+    assert!(
+        form.contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"),
+        "{form}"
+    );
 }
 
 #[tokio::test]
