@@ -45,7 +45,11 @@ fn autopilot(
                 return Answer(400, vec![], r#"{"error":{"code":"BadRequest","message":"{\"_version\":3,\"Message\":\"An error has occurred - Operation ID (for customer support): 0\"}"}}"#.into());
             }
             let needle = f.split("%27").next().unwrap();
-            let hits: Vec<&str> = all.iter().copied().filter(|s| s.contains(needle)).collect();
+            let hits: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|s| s.to_lowercase().contains(&needle.to_lowercase()))
+                .collect();
             return Answer(200, vec![], format!(r#"{{"value":{}}}"#, devices(&hits)));
         }
         if r.target.contains("skiptoken") {
@@ -95,6 +99,16 @@ async fn serial_lookup_filters_with_contains_then_keeps_only_the_exact_serial() 
         .unwrap();
     assert_eq!(found_serials(&found), vec!["AB12"]);
     assert_eq!(server.graph_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn serial_lookup_ignores_ascii_case_like_graph_does() {
+    let server = TestServer::start(autopilot(TENANT, false)).await;
+    let found = client(&server)
+        .autopilot_devices_by_serial(&serial("ab12"))
+        .await
+        .unwrap();
+    assert_eq!(found_serials(&found), vec!["AB12"]);
 }
 
 #[tokio::test]
