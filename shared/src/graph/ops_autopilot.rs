@@ -129,7 +129,8 @@ impl GraphClient {
         let call = Call::new(Method::POST, Version::V1, IMPORTS, IMPORTS.into(), op)
             .body(body)
             .not_idempotent();
-        match self.core.write(&call).await? {
+        let written = self.core.write(&call).await;
+        match written.map_err(|e| e.without_echo_of(&new.hardware_hash))? {
             Sent::Reply(r) => Core::json(&call, &r),
             Sent::Shadowed => Ok(ImportedDevice {
                 id: ImportedDeviceId::shadow(&new.import_id),

@@ -226,12 +226,26 @@ pub enum SyncOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AutopilotSettings {
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub last_sync_date_time: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub last_manual_sync_trigger_date_time: Option<OffsetDateTime>,
     #[serde(default)]
     pub sync_status: SyncStatus,
+}
+
+/// A Graph timestamp, or `None` when absent, null or unparsable: a timestamp we cannot read
+/// must not make the whole settings object unreadable. A missing offset is taken as UTC.
+fn lenient_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    use time::format_description::well_known::Rfc3339;
+    let raw: Option<String> = Option::deserialize(d)?;
+    Ok(raw.and_then(|s| {
+        OffsetDateTime::parse(&s, &Rfc3339)
+            .or_else(|_| OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339))
+            .ok()
+    }))
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
