@@ -127,3 +127,14 @@ fn unreadable_or_offsetless_timestamps_do_not_break_the_settings() {
     let empty: AutopilotSettings = serde_json::from_str("{}").unwrap();
     assert_eq!(empty.last_sync_date_time, None);
 }
+
+#[test]
+fn outcomes_explain_themselves_to_an_admin() {
+    let other = record("error", "ZtdDeviceAssignedToAnotherTenant", "").outcome();
+    assert!(other.to_string().contains("deregister"), "{other}");
+    let failed = record("error", "", "").outcome();
+    assert_eq!(
+        failed.to_string(),
+        "the Autopilot import failed (no error name, code 0); check the import in Intune"
+    );
+}
