@@ -12,8 +12,8 @@ use std::time::Duration;
 use server::{Answer, GOOD_SECRET, ROLES, Recorded, TestServer};
 use shared::error::{Classify, ErrorClass};
 use shared::graph::{
-    GraphApi, GraphClient, GraphError, GraphObserver, GroupId, MemberRef, Membership, SyncOutcome,
-    UserId,
+    GraphApi, GraphClient, GraphError, GraphObserver, GroupId, ImportId, ImportOutcome, MemberRef,
+    Membership, NewImport, Removal, SyncOutcome, UserId,
 };
 use shared::ids::{EmployeeId, Upn};
 use tracing_subscriber::layer::SubscriberExt;
@@ -272,9 +272,26 @@ async fn shadow_mode_reads_but_holds_writes_back() {
         .add_member(&GroupId::new("g1"), MemberRef::User(&UserId::new("u1")))
         .await;
     let synced = client.sync_autopilot().await;
+    let import = NewImport {
+        serial: "AB12".parse().unwrap(),
+        hardware_hash: "SGFzaA==".into(),
+        group_tag: None,
+        product_key: None,
+        assigned_upn: None,
+        import_id: ImportId::new("imp-1"),
+    };
+    let record = client.import_autopilot_device(&import).await.unwrap();
 
     assert_eq!(added, Ok(Membership::Added));
     assert_eq!(synced, Ok(SyncOutcome::Started));
+    assert!(record.id.is_shadow());
+    assert_eq!(record.outcome(), ImportOutcome::InProgress);
+    // Follow-up calls on the invented record never reach Graph either.
+    assert_eq!(client.imported_device(&record.id).await, Ok(None));
+    assert_eq!(
+        client.delete_imported_device(&record.id).await,
+        Ok(Removal::AlreadyGone)
+    );
     let methods: Vec<String> = server
         .graph_requests()
         .iter()
@@ -289,6 +306,10 @@ async fn shadow_mode_reads_but_holds_writes_back() {
             (
                 "POST".into(),
                 "/beta/deviceManagement/windowsAutopilotSettings/sync".into()
+            ),
+            (
+                "POST".into(),
+                "/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities".into()
             )
         ]
     );

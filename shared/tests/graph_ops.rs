@@ -45,7 +45,11 @@ fn autopilot(
                 return Answer(400, vec![], r#"{"error":{"code":"BadRequest","message":"{\"_version\":3,\"Message\":\"An error has occurred - Operation ID (for customer support): 0\"}"}}"#.into());
             }
             let needle = f.split("%27").next().unwrap();
-            let hits: Vec<&str> = all.iter().copied().filter(|s| s.contains(needle)).collect();
+            let hits: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|s| s.to_lowercase().contains(&needle.to_lowercase()))
+                .collect();
             return Answer(200, vec![], format!(r#"{{"value":{}}}"#, devices(&hits)));
         }
         if r.target.contains("skiptoken") {
@@ -95,6 +99,16 @@ async fn serial_lookup_filters_with_contains_then_keeps_only_the_exact_serial() 
         .unwrap();
     assert_eq!(found_serials(&found), vec!["AB12"]);
     assert_eq!(server.graph_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn serial_lookup_ignores_ascii_case_like_graph_does() {
+    let server = TestServer::start(autopilot(TENANT, false)).await;
+    let found = client(&server)
+        .autopilot_devices_by_serial(&serial("ab12"))
+        .await
+        .unwrap();
+    assert_eq!(found_serials(&found), vec!["AB12"]);
 }
 
 #[tokio::test]
@@ -312,7 +326,12 @@ async fn workload_identity_presents_the_federated_token_file_from_settings() {
     assert_eq!(got, Ok(None));
     let token_req = &server.all_requests()[0];
     assert_eq!(token_req.path(), "/contoso.test/oauth2/v2.0/token");
-    assert!(String::from_utf8_lossy(&token_req.body).contains("client_assertion_type="));
+    let form = String::from_utf8_lossy(&token_req.body).to_string();
+    assert!(form.contains("client_assertion_type="), "{form}");
+    assert!(
+        form.contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"),
+        "{form}"
+    );
 }
 
 #[tokio::test]

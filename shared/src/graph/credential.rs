@@ -58,10 +58,23 @@ pub(crate) fn http_client(
         .map_err(|e| GraphError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
-/// The token scope for the Graph we talk to: `{origin}/.default`, which is
-/// `https://graph.microsoft.com/.default` for the public cloud and follows national clouds.
+/// Graph hosts of the national clouds, whose tokens need their own audience.
+const NATIONAL_GRAPH_HOSTS: [&str; 3] = [
+    "graph.microsoft.us",
+    "dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn",
+];
+
+/// The token scope: `https://{host}/.default` for public and national-cloud Graph hosts. Any
+/// other host (the emulator, an egress proxy) stands in for public Graph, so it gets public
+/// Graph's scope, the one value every token endpoint that speaks for Graph must accept.
 pub(crate) fn graph_scope(base: &Url) -> String {
-    format!("{}/.default", base.origin().ascii_serialization())
+    match base.host_str() {
+        Some(h) if h == "graph.microsoft.com" || NATIONAL_GRAPH_HOSTS.contains(&h) => {
+            format!("https://{h}/.default")
+        }
+        _ => "https://graph.microsoft.com/.default".to_owned(),
+    }
 }
 
 /// The credential chosen by `graph.credential`, with its pipeline trusting `extra_ca`.
@@ -181,11 +194,20 @@ mod tests {
     }
 
     #[test]
-    fn scope_follows_the_configured_graph_origin() {
-        let public = Url::parse("https://graph.microsoft.com").unwrap();
-        assert_eq!(graph_scope(&public), "https://graph.microsoft.com/.default");
-        let emulator = Url::parse("https://127.0.0.1:8443/").unwrap();
-        assert_eq!(graph_scope(&emulator), "https://127.0.0.1:8443/.default");
+    fn scope_is_public_graph_unless_a_national_cloud_is_configured() {
+        let scope = |u: &str| graph_scope(&Url::parse(u).unwrap());
+        assert_eq!(
+            scope("https://graph.microsoft.com"),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(
+            scope("https://graph.microsoft.us/"),
+            "https://graph.microsoft.us/.default"
+        );
+        assert_eq!(
+            scope("https://127.0.0.1:8443/"),
+            "https://graph.microsoft.com/.default"
+        );
     }
 
     #[test]

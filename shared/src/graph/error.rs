@@ -148,6 +148,51 @@ impl Classify for GraphError {
     }
 }
 
+impl GraphError {
+    /// Withholds Graph's message if it echoes part of `sensitive` (a hardware hash we sent):
+    /// a dead-letter reason must not carry it. Any 32-character stretch of it counts.
+    pub(crate) fn without_echo_of(self, sensitive: &str) -> GraphError {
+        const WINDOW: usize = 32;
+        let echoes = |text: &str| {
+            sensitive.len() >= WINDOW
+                && (0..=sensitive.len() - WINDOW)
+                    .step_by(WINDOW / 2)
+                    .filter_map(|i| sensitive.get(i..i + WINDOW))
+                    .any(|w| text.contains(w))
+        };
+        let withheld = || "(Graph's message withheld: it echoed the hardware hash)".to_owned();
+        match self {
+            Self::BadRequest {
+                operation,
+                status,
+                code,
+                message,
+            } if echoes(&message) => Self::BadRequest {
+                operation,
+                status,
+                code,
+                message: withheld(),
+            },
+            Self::NotFound {
+                operation,
+                code,
+                message,
+            } if echoes(&message) => Self::NotFound {
+                operation,
+                code,
+                message: withheld(),
+            },
+            Self::InvalidResponse { operation, detail } if echoes(&detail) => {
+                Self::InvalidResponse {
+                    operation,
+                    detail: withheld(),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// What a request was for, so that an error can say it: our operation name and the least
 /// application permission it needs.
 #[derive(Debug, Clone, Copy)]

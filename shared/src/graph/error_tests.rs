@@ -128,3 +128,20 @@ fn token_endpoint_refusal_is_permanent_and_unreachable_is_transient() {
     );
     assert!(from_token_error(&unreachable).class().is_transient());
 }
+
+#[test]
+fn an_echoed_hardware_hash_is_withheld_from_the_message() {
+    let hash = "T0EwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==";
+    let echoed = format!(
+        r#"{{"error":{{"code":"BadRequest","message":"Invalid hardwareIdentifier {}"}}}}"#,
+        &hash[5..60]
+    );
+    let e = err(400, &echoed).without_echo_of(hash);
+    assert!(!e.to_string().contains(&hash[20..52]), "{e}");
+    assert!(e.to_string().contains("withheld"), "{e}");
+    let plain = err(
+        400,
+        r#"{"error":{"code":"BadRequest","message":"Invalid serial"}}"#,
+    );
+    assert_eq!(plain.clone().without_echo_of(hash), plain);
+}

@@ -142,6 +142,19 @@ mod tests {
         assert_eq!(query_value("a+b&c=d"), "a%2Bb%26c%3Dd");
     }
 
+    proptest::proptest! {
+        /// Whatever the input, a segment or query value decodes back to it and never carries a
+        /// raw character that would end it (`/`, `?`, `#`, `&`, `=`, space).
+        #[test]
+        fn escaping_round_trips_and_stays_in_its_place(raw in "\\PC{0,40}") {
+            use percent_encoding::percent_decode_str;
+            for (encoded, stoppers) in [(segment(&raw), "/?# "), (query_value(&raw), "/?#&= +'")] {
+                proptest::prop_assert_eq!(percent_decode_str(&encoded).decode_utf8().unwrap(), raw.as_str());
+                proptest::prop_assert!(!encoded.contains(|c| stoppers.contains(c)), "{}", encoded);
+            }
+        }
+    }
+
     #[test]
     fn query_strings_keep_system_option_names() {
         let q = query_string(&[

@@ -9,6 +9,7 @@
 //! - [`policy`] / [`policy_writer`]: the device registration policy, its rails, its one writer.
 //! - [`escape`], [`pages`], [`retry`]: URL escaping, `@odata.nextLink` paging, in-call retries.
 //! - `batch`: `$batch` for bulk reads (≤ 20 items, throttled items re-sent).
+//! - [`permissions`]: the application permissions each feature needs, for the CLI's preflight.
 //! - [`observer`]: the seam to telemetry.
 
 pub mod api;
@@ -25,6 +26,7 @@ mod ops_corporate;
 mod ops_directory;
 mod ops_readiness;
 pub mod pages;
+pub mod permissions;
 pub mod policy;
 pub mod policy_writer;
 pub mod retry;

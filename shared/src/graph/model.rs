@@ -84,6 +84,21 @@ graph_id!(
     ImportId
 );
 
+/// Prefix of the import-record ids shadow mode invents; such ids never reach Graph.
+const SHADOW_PREFIX: &str = "dry-run:";
+
+impl ImportedDeviceId {
+    /// The id a shadow-mode import answers with: `dry-run:{import_id}`.
+    pub fn shadow(import_id: &ImportId) -> Self {
+        ImportedDeviceId(format!("{SHADOW_PREFIX}{import_id}"))
+    }
+
+    /// Whether this id was invented by shadow mode rather than returned by Graph.
+    pub fn is_shadow(&self) -> bool {
+        self.0.starts_with(SHADOW_PREFIX)
+    }
+}
+
 // === Users ===
 
 /// The `$select` every user read asks for.

@@ -76,10 +76,12 @@ impl GraphClient {
             }
             SerialQuery::ListAll => self.core.read_all(&list).await?,
         };
-        // contains() is a substring match: only an exact serial is ours.
+        // contains() is a substring match: only the whole serial is ours. Compared without ASCII
+        // case: Graph's filter ignores case too, and a serial typed in lower case by procurement
+        // must still find the device Intune stores in upper case.
         Ok(candidates
             .into_iter()
-            .filter(|d| d.serial_number == serial.as_str())
+            .filter(|d| d.serial_number.eq_ignore_ascii_case(serial.as_str()))
             .collect())
     }
 
@@ -127,10 +129,11 @@ impl GraphClient {
         let call = Call::new(Method::POST, Version::V1, IMPORTS, IMPORTS.into(), op)
             .body(body)
             .not_idempotent();
-        match self.core.write(&call).await? {
+        let written = self.core.write(&call).await;
+        match written.map_err(|e| e.without_echo_of(&new.hardware_hash))? {
             Sent::Reply(r) => Core::json(&call, &r),
             Sent::Shadowed => Ok(ImportedDevice {
-                id: ImportedDeviceId::new(format!("dry-run:{}", new.import_id)),
+                id: ImportedDeviceId::shadow(&new.import_id),
                 serial_number: new.serial.as_str().to_owned(),
                 group_tag: new.group_tag.clone(),
                 import_id: Some(new.import_id.clone()),
@@ -144,10 +147,14 @@ impl GraphClient {
     }
 
     /// `GET /v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}`; 404 → `None`.
+    /// A shadow-mode record id (`dry-run:…`) is never sent to Graph and answers `None`.
     pub async fn imported_device(
         &self,
         id: &ImportedDeviceId,
     ) -> Result<Option<ImportedDevice>, GraphError> {
+        if id.is_shadow() {
+            return Ok(None);
+        }
         let path = format!("{IMPORTS}/{}", segment(id.as_str()));
         let call = Call::get(
             Version::V1,
@@ -220,11 +227,14 @@ impl GraphClient {
     }
 
     /// `DELETE /v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}`; 404 →
-    /// `AlreadyGone`. Shadow mode: `Deleted`.
+    /// `AlreadyGone`. Shadow mode: `Deleted`; a shadow-mode record id answers `AlreadyGone`.
     pub async fn delete_imported_device(
         &self,
         id: &ImportedDeviceId,
     ) -> Result<Removal, GraphError> {
+        if id.is_shadow() {
+            return Ok(Removal::AlreadyGone);
+        }
         let path = format!("{IMPORTS}/{}", segment(id.as_str()));
         let op = Operation {
             name: "delete Autopilot import record",
@@ -289,12 +299,15 @@ impl GraphClient {
     }
 
     /// `POST /v1.0/deviceManagement/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties`
-    /// with only the fields set in `props`. Shadow mode: `Ok(())`.
+    /// with only the fields set in `props` (nothing set: nothing sent). Shadow mode: `Ok(())`.
     pub async fn update_device_properties(
         &self,
         id: &AutopilotDeviceId,
         props: &DeviceProperties,
     ) -> Result<(), GraphError> {
+        if *props == DeviceProperties::default() {
+            return Ok(());
+        }
         let path = format!("{DEVICES}/{}/updateDeviceProperties", segment(id.as_str()));
         let op = Operation {
             name: "update Autopilot device properties",

@@ -199,8 +199,12 @@ impl GraphClient {
             )
             .query("$select", DEVICE_SELECT);
         let page: Page<EntraDevice> = Core::json(&call, &self.core.read(&call).await?)?;
-        // deviceId is an alternate key: at most one object can match.
-        Ok(page.value.into_iter().find(|d| &d.device_id == id))
+        // deviceId is an alternate key: at most one object can match. A GUID's case carries no
+        // meaning, and Autopilot and Entra need not print it the same way.
+        Ok(page
+            .value
+            .into_iter()
+            .find(|d| d.device_id.as_str().eq_ignore_ascii_case(id.as_str())))
     }
 
     /// `GET /v1.0/policies/deviceRegistrationPolicy`.

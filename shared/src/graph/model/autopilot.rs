@@ -177,6 +177,40 @@ pub enum ImportOutcome {
     Failed { name: String, code: Option<i64> },
 }
 
+/// The admin-readable reason (a dead-letter reason or a status line), with what to do.
+impl fmt::Display for ImportOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InProgress => f.write_str("the Autopilot import is still being processed"),
+            Self::Complete { .. } => f.write_str("the device was imported into Autopilot"),
+            Self::AlreadyRegisteredHere => f.write_str(
+                "the hardware hash is already registered to this tenant (ZtdDeviceAlreadyAssigned); \
+                 the existing Autopilot device is used",
+            ),
+            Self::AssignedToOtherTenant => f.write_str(
+                "the device is registered to another tenant (ZtdDeviceAssignedToOtherTenant); \
+                 its previous owner or reseller must deregister it before it can be imported",
+            ),
+            Self::Duplicated => f.write_str(
+                "the same hardware hash was uploaded twice in one import (ZtdDeviceDuplicated)",
+            ),
+            Self::InvalidHardwareHash => f.write_str(
+                "the hardware hash is invalid or lacks manufacturer/serial (InvalidZtdHardwareHash); \
+                 collect it again on the device",
+            ),
+            Self::StorageError => {
+                f.write_str("Intune failed to store the import (StorageError); retry later")
+            }
+            Self::Failed { name, code } => write!(
+                f,
+                "the Autopilot import failed ({}, code {}); check the import in Intune",
+                if name.is_empty() { "no error name" } else { name },
+                code.map_or_else(|| "none".to_owned(), |c| c.to_string())
+            ),
+        }
+    }
+}
+
 impl ImportedDevice {
     pub fn outcome(&self) -> ImportOutcome {
         let s = &self.state;
@@ -226,12 +260,26 @@ pub enum SyncOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AutopilotSettings {
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub last_sync_date_time: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub last_manual_sync_trigger_date_time: Option<OffsetDateTime>,
     #[serde(default)]
     pub sync_status: SyncStatus,
+}
+
+/// A Graph timestamp, or `None` when absent, null or unparsable: a timestamp we cannot read
+/// must not make the whole settings object unreadable. A missing offset is taken as UTC.
+fn lenient_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    use time::format_description::well_known::Rfc3339;
+    let raw: Option<String> = Option::deserialize(d)?;
+    Ok(raw.and_then(|s| {
+        OffsetDateTime::parse(&s, &Rfc3339)
+            .or_else(|_| OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339))
+            .ok()
+    }))
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -114,3 +114,27 @@ fn settings_parse_graph_timestamps() {
     assert_eq!(s.sync_status, SyncStatus::InProgress);
     assert!(s.last_manual_sync_trigger_date_time.is_some());
 }
+
+#[test]
+fn unreadable_or_offsetless_timestamps_do_not_break_the_settings() {
+    let s: AutopilotSettings = serde_json::from_str(
+        r#"{"lastSyncDateTime":"2026-11-25T10:00:00","lastManualSyncTriggerDateTime":"soon","syncStatus":"brandNew"}"#,
+    )
+    .unwrap();
+    assert!(s.last_sync_date_time.is_some());
+    assert_eq!(s.last_manual_sync_trigger_date_time, None);
+    assert_eq!(s.sync_status, SyncStatus::Other);
+    let empty: AutopilotSettings = serde_json::from_str("{}").unwrap();
+    assert_eq!(empty.last_sync_date_time, None);
+}
+
+#[test]
+fn outcomes_explain_themselves_to_an_admin() {
+    let other = record("error", "ZtdDeviceAssignedToAnotherTenant", "").outcome();
+    assert!(other.to_string().contains("deregister"), "{other}");
+    let failed = record("error", "", "").outcome();
+    assert_eq!(
+        failed.to_string(),
+        "the Autopilot import failed (no error name, code 0); check the import in Intune"
+    );
+}
