@@ -68,16 +68,29 @@ pub async fn serve<H: Handler>(
     http: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
-    let spec = ConsumerSpec::for_service(service, &settings.amqp).ok_or(ServiceError::NoQueue(service.name()))?;
+    let spec = ConsumerSpec::for_service(service, &settings.amqp)
+        .ok_or(ServiceError::NoQueue(service.name()))?;
     let broker_ready = ReadinessFlag::new();
     let graph = parts.graph.clone();
-    let readiness = Readiness::new().flag("broker", broker_ready.clone()).check("graph_token", move || {
-        let graph = graph.clone();
-        async move { graph.token_obtainable().await }
-    });
-    let (addr, http_task) = health::spawn(http, readiness, parts.metrics.clone(), shutdown.clone())?;
+    let readiness =
+        Readiness::new()
+            .flag("broker", broker_ready.clone())
+            .check("graph_token", move || {
+                let graph = graph.clone();
+                async move { graph.token_obtainable().await }
+            });
+    let (addr, http_task) =
+        health::spawn(http, readiness, parts.metrics.clone(), shutdown.clone())?;
     tracing::info!(service = service.name(), http.address = %addr, queue = %spec.queue, "Service started.");
-    let consumed = run_consumer(&settings.amqp, spec, handler, parts.metrics, broker_ready, shutdown.clone()).await;
+    let consumed = run_consumer(
+        &settings.amqp,
+        spec,
+        handler,
+        parts.metrics,
+        broker_ready,
+        shutdown.clone(),
+    )
+    .await;
     // The listener stops with the same token; wait for it so the port is free on return.
     shutdown.cancel();
     let served = http_task.await.unwrap_or(Ok(()));
@@ -92,14 +105,15 @@ pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(e) => {
-                tracing::error!(error = %e, "Cannot listen for SIGTERM; stopping.");
-                cancel.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot listen for SIGTERM; stopping.");
+                    cancel.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received; draining."),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; draining."),

@@ -1,1 +1,11 @@
+//! The one end-to-end test binary: the real RabbitMQ on this machine, the Graph emulator over
+//! HTTPS, the real azure_identity credential, services running in-process (the SIGTERM test
+//! runs the built binary). Every test owns its broker names and its emulator, so they run in
+//! parallel. `TEST_LOG=debug` shows the services' logs; `TEST_PATIENCE=3` stretches deadlines.
 
+// New hires: the three join modes, idempotency, provisioning lag, concurrency, shadow mode.
+mod new_hire;
+// What goes to the dead-letter queue, at once, and why: bad input and missing permissions.
+mod dead_letters;
+// Throttling storms, cut broker connections and SIGTERM: nothing lost, nothing done twice.
+mod resilience;

@@ -1,1 +1,363 @@
-//! stub
+//! The end-to-end test harness. [`TestEnv::spawn`] gives a test its own Graph emulator (over
+//! HTTPS, its own CA) and its own broker names (`t.<name>.<hex>` exchange and queues on the real
+//! RabbitMQ), so tests run in parallel; services run in-process against them, exactly as they
+//! run in production but for the settings. Broker objects are deleted by [`TestEnv::finish`],
+//! which a test calls last: a failed test leaves its queues for inspection.
+//!
+//! - [`wait`]: deadlines instead of sleeps.
+//! - [`broker`]: taps on queues, cutting a test's own connections.
+
+pub mod broker;
+pub mod metrics;
+pub mod wait;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use graph_emulator::demo::{self, DemoApp};
+use graph_emulator::{EmulatorConfig, RunningEmulator};
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use serde::Serialize;
+use shared::amqp::topology::{self, Topology};
+use shared::amqp::{ConsumerSpec, Publisher};
+use shared::config::{Service, Settings};
+use shared::events::{EMPLOYEE_HIRED, EmployeeHired, Envelope};
+use shared::service::ServiceError;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use broker::Tap;
+
+/// Delay tiers short enough for tests, long enough to show the message really left the queue.
+pub const TEST_DELAY_TIERS: &str = "200ms,1s";
+/// Emulated time runs this many times faster than real time in tests (import delays, lags).
+pub const TEST_SPEED: f64 = 200.0;
+
+/// One test's world: an emulator, broker names, a publisher, and a tap on every outcome event.
+pub struct TestEnv {
+    pub prefix: String,
+    pub emulator: RunningEmulator,
+    pub publisher: Publisher,
+    /// Every `onboarding.*` outcome event published on this test's exchange.
+    pub outcomes: Tap,
+    ca_file: PathBuf,
+    _telemetry: Option<shared::telemetry::TelemetryGuard>,
+}
+
+impl TestEnv {
+    /// A test world on the demo tenant, with emulated time [`TEST_SPEED`]× faster.
+    pub async fn spawn(name: &str) -> TestEnv {
+        Self::spawn_with(
+            name,
+            EmulatorConfig {
+                speed: TEST_SPEED,
+                ..EmulatorConfig::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn spawn_with(name: &str, emulator: EmulatorConfig) -> TestEnv {
+        let telemetry = init_test_telemetry();
+        let prefix = format!("t.{name}.{:08x}", rand::random::<u32>());
+        let emulator = RunningEmulator::start(emulator)
+            .await
+            .expect("emulator starts");
+        let ca_file = std::env::temp_dir().join(format!("{prefix}.ca.pem"));
+        std::fs::write(&ca_file, emulator.ca_pem()).expect("CA file written");
+        let base =
+            shared::config::load(None, base_env(&prefix, &emulator, &ca_file, demo::NEW_HIRE))
+                .expect("test settings load");
+        let publisher = Publisher::connect(&base.amqp, &format!("{prefix}.publisher"))
+            .await
+            .expect("broker reachable");
+        topology::declare_exchange(publisher.channel(), &prefix)
+            .await
+            .expect("exchange declared");
+        let outcomes = Tap::bind(
+            publisher.channel(),
+            &prefix,
+            &format!("{prefix}.outcomes"),
+            "onboarding.#",
+        )
+        .await;
+        TestEnv {
+            prefix,
+            emulator,
+            publisher,
+            outcomes,
+            ca_file,
+            _telemetry: telemetry,
+        }
+    }
+
+    /// Settings for a service running as `app`, with `overrides` as `section.key = value`
+    /// (e.g. `("new_hire.join_mode", "users")`), exactly as environment variables would give them.
+    pub fn settings(&self, app: DemoApp, overrides: &[(&str, &str)]) -> Settings {
+        shared::config::load(None, self.service_env(app, overrides)).expect("test settings load")
+    }
+
+    /// The `ONBOARDING__*` environment that [`TestEnv::settings`] loads, for running a binary.
+    pub fn service_env(&self, app: DemoApp, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut env = base_env(&self.prefix, &self.emulator, &self.ca_file, app);
+        for (key, value) in overrides {
+            env.insert(
+                format!("ONBOARDING__{}", key.replace('.', "__").to_uppercase()),
+                (*value).to_owned(),
+            );
+        }
+        env
+    }
+
+    /// Runs the new-hire service in-process until the handle is stopped.
+    pub async fn start_new_hire(&self, settings: Settings) -> RunningService {
+        settings
+            .validate(Service::NewHire)
+            .expect("valid new-hire settings");
+        let service = RunningService::spawn(settings, |s, http, stop| {
+            Box::pin(new_hire::run(s, http, stop))
+        })
+        .await;
+        // Ready means the topology is declared: events published from now on are routed.
+        service.wait_ready().await;
+        service
+    }
+
+    /// Waits until `service`'s work queue exists (a service started as a separate process
+    /// declares it), as `rabbitmqctl list_queues` shows.
+    pub async fn wait_for_queue(&self, service: Service) {
+        let queue = self.queue(service);
+        wait::eventually(
+            &format!("queue {queue} to be declared"),
+            Duration::from_secs(20),
+            || async {
+                let exists = tokio::process::Command::new("rabbitmqctl")
+                    .args(["-q", "list_queues", "name"])
+                    .output()
+                    .await
+                    .ok()
+                    .is_some_and(|out| {
+                        String::from_utf8_lossy(&out.stdout)
+                            .lines()
+                            .any(|l| l.trim() == queue)
+                    });
+                exists.then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Publishes a `hr.employee.hired` event and returns it.
+    pub async fn publish_hire(&self, data: EmployeeHired) -> Envelope<EmployeeHired> {
+        let event = Envelope::new(EMPLOYEE_HIRED, "urn:e2e:hr", None, data);
+        self.publish(EMPLOYEE_HIRED, &event).await;
+        event
+    }
+
+    pub async fn publish<T: Serialize>(&self, routing_key: &str, event: &Envelope<T>) {
+        self.publisher
+            .publish_event(&self.prefix, routing_key, event)
+            .await
+            .expect("publish confirmed");
+    }
+
+    /// A tap on a service's dead-letter queue (declared here if the service has not yet).
+    pub async fn dead_letters(&self, service: Service) -> Tap {
+        let queue = format!("{}.dead", self.queue(service));
+        let opts = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let channel = self.publisher.channel();
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                opts,
+                topology::dead_queue_arguments(),
+            )
+            .await
+            .expect("dead queue");
+        Tap::consume(channel, &queue).await
+    }
+
+    /// The work queue of `service` in this test.
+    pub fn queue(&self, service: Service) -> String {
+        format!("{}.{}", self.prefix, service.name())
+    }
+
+    /// A hire of a demo user, with a department.
+    pub fn hire(upn: &str, employee_id: &str, department: Option<&str>) -> EmployeeHired {
+        serde_json::from_value(serde_json::json!({
+            "employeeId": employee_id,
+            "userPrincipalName": upn,
+            "displayName": upn.split('@').next(),
+            "department": department,
+        }))
+        .expect("valid hire")
+    }
+
+    /// Deletes this test's exchange and queues; call it last, so a failure keeps the evidence.
+    pub async fn finish(self) {
+        let channel = self.publisher.channel();
+        let settings = self.settings(demo::NEW_HIRE, &[]);
+        for service in [
+            Service::NewHire,
+            Service::DevicePurchased,
+            Service::DeviceShipped,
+        ] {
+            let Some(spec) = ConsumerSpec::for_service(service, &settings.amqp) else {
+                continue;
+            };
+            for queue in Topology::plan(&settings.amqp, &spec).queues() {
+                let _ = channel
+                    .queue_delete(queue.into(), QueueDeleteOptions::default())
+                    .await;
+            }
+        }
+        let _ = channel
+            .exchange_delete(
+                self.prefix.as_str().into(),
+                ExchangeDeleteOptions::default(),
+            )
+            .await;
+        let _ = std::fs::remove_file(&self.ca_file);
+        let _ = self.publisher.close().await;
+        self.emulator.shutdown().await;
+    }
+}
+
+/// A binary of this workspace, built next to the test binary (`target/<profile>/<name>`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build -p {name}` first",
+        path.display()
+    );
+    path
+}
+
+/// The environment a service of this test would be started with.
+fn base_env(
+    prefix: &str,
+    emulator: &RunningEmulator,
+    ca_file: &std::path::Path,
+    app: DemoApp,
+) -> HashMap<String, String> {
+    let pairs = [
+        ("AMQP__EXCHANGE", prefix.to_owned()),
+        ("AMQP__QUEUES__NEW_HIRE", format!("{prefix}.new-hire")),
+        (
+            "AMQP__QUEUES__DEVICE_PURCHASED",
+            format!("{prefix}.device-purchased"),
+        ),
+        (
+            "AMQP__QUEUES__DEVICE_SHIPPED",
+            format!("{prefix}.device-shipped"),
+        ),
+        ("AMQP__DELAY_TIERS", TEST_DELAY_TIERS.to_owned()),
+        ("AMQP__CONNECTION_NAME", format!("{prefix}.{}", app.name)),
+        ("AMQP__SHUTDOWN_GRACE", "5s".to_owned()),
+        ("GRAPH__BASE_URL", emulator.base_url()),
+        ("GRAPH__AUTHORITY_HOST", emulator.authority_host()),
+        ("GRAPH__TENANT_ID", demo::TENANT_ID.to_owned()),
+        ("GRAPH__CLIENT_ID", app.client_id.to_owned()),
+        ("GRAPH__CLIENT_SECRET", app.client_secret.to_owned()),
+        ("GRAPH__CA_FILE", ca_file.display().to_string()),
+        ("GRAPH__IN_CALL_MAX_WAIT", "2s".to_owned()),
+        ("HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+        ("NEW_HIRE__JOIN_GROUP_ID", demo::GROUP_JOIN.to_owned()),
+        ("NEW_HIRE__GROUPS", demo::GROUP_ENGINEERING.to_owned()),
+        (
+            "TELEMETRY__LOG_FILTER",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .map(|(k, v)| (format!("ONBOARDING__{k}"), v))
+        .collect()
+}
+
+/// Logs go nowhere unless `TEST_LOG` is set (to a filter, e.g. `TEST_LOG=debug`); spans are
+/// always recorded, so trace context still flows through headers.
+fn init_test_telemetry() -> Option<shared::telemetry::TelemetryGuard> {
+    let filter = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned());
+    let cfg = shared::config::TelemetrySettings {
+        log_filter: filter,
+        log_format: shared::config::LogFormat::Json,
+        otlp_endpoint: String::new(),
+    };
+    shared::telemetry::init("e2e", &cfg, std::io::stderr).ok()
+}
+
+type RunFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ServiceError>> + Send>>;
+
+/// A service running in-process on its own task, with its health listener's address.
+pub struct RunningService {
+    pub http: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), ServiceError>>,
+}
+
+impl RunningService {
+    async fn spawn(
+        settings: Settings,
+        run: impl FnOnce(Settings, tokio::net::TcpListener, CancellationToken) -> RunFuture,
+    ) -> RunningService {
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind health port");
+        let addr = http.local_addr().expect("bound");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(settings, http, stop.clone()));
+        RunningService {
+            http: addr,
+            stop,
+            task,
+        }
+    }
+
+    /// Asks the service to drain (as SIGTERM does) and returns how it ended.
+    pub async fn stop(self) -> Result<(), ServiceError> {
+        self.stop.cancel();
+        wait::within("the service to stop", Duration::from_secs(30), self.task)
+            .await
+            .expect("service task did not panic")
+    }
+
+    /// Waits until `/readyz` answers 200: broker connected and a token obtainable.
+    pub async fn wait_ready(&self) {
+        let url = format!("http://{}/readyz", self.http);
+        let client = reqwest::Client::new();
+        wait::eventually("the service to be ready", Duration::from_secs(20), || {
+            let request = client.get(&url).send();
+            async move {
+                request
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            }
+        })
+        .await;
+    }
+
+    /// The service's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.http))
+            .await
+            .expect("metrics reachable")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+}

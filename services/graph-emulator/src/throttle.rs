@@ -2,7 +2,10 @@
 //! groups, devices; Intune = deviceManagement) per app per tenant in fixed windows (§11), scaled
 //! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window); one that
 //! arrives before the Retry-After it was given has elapsed is refused again and marked early,
-//! like Dev Proxy's RetryAfterPlugin. Decisions only; the pipeline writes the response.
+//! like Dev Proxy's RetryAfterPlugin. "Given" is per app and family, as the budget is; requests
+//! arriving within `earlyGraceMs` of the 429 were already on the wire when it was sent (a
+//! concurrent client cannot unsend them) and are refused but not counted as early.
+//! Decisions only; the pipeline writes the response.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -66,6 +69,14 @@ pub struct ThrottleConfig {
     /// Send fractional seconds (`0.02`) when the scaled wait is not whole; else round up.
     #[serde(default = "yes")]
     pub fractional_retry_after: bool,
+    /// Real milliseconds (not scaled by speed) after a 429 during which further requests of
+    /// the app were in flight already and are not early.
+    #[serde(default = "default_early_grace_ms")]
+    pub early_grace_ms: u64,
+}
+
+fn default_early_grace_ms() -> u64 {
+    100
 }
 
 fn yes() -> bool {
@@ -92,6 +103,7 @@ impl Default for ThrottleConfig {
             ],
             retry_after_absent_share: 0.0,
             fractional_retry_after: true,
+            early_grace_ms: default_early_grace_ms(),
         }
     }
 }
@@ -113,6 +125,8 @@ pub enum Verdict {
 pub struct ThrottleState {
     windows: HashMap<(usize, String), (Instant, u64)>,
     not_before: HashMap<(String, Family), Instant>,
+    /// When the current window's first 429 was sent, per app and family.
+    told_at: HashMap<(String, Family), Instant>,
 }
 
 /// One request as the throttle sees it.
@@ -140,10 +154,15 @@ impl ThrottleState {
         if let Some(&nb) = self.not_before.get(&key)
             && now < nb
         {
+            let grace = Duration::from_millis(cfg.early_grace_ms);
+            let early = self
+                .told_at
+                .get(&key)
+                .is_some_and(|&told| now > told + grace);
             let retry_after = Some(format_retry_after(nb - now, cfg.fractional_retry_after));
             return Verdict::Throttled {
                 retry_after,
-                early: true,
+                early,
                 scope: scope_text(c, Scope::App),
             };
         }
@@ -156,6 +175,7 @@ impl ThrottleState {
                     (!absent).then(|| format_retry_after(wait, cfg.fractional_retry_after));
                 // An early retry is judged against what the client was told, not the exact window.
                 if let Some(text) = &retry_after {
+                    self.told_at.insert(key.clone(), now);
                     self.not_before.insert(key, now + retry_after_as_sent(text));
                 }
                 Verdict::Throttled {
@@ -231,6 +251,23 @@ mod tests {
             write: true,
             resource_units: 1,
         }
+    }
+
+    #[test]
+    fn requests_already_in_flight_when_the_429_went_out_are_refused_but_not_early() {
+        let (cfg, speed) = (ThrottleConfig::default(), Speed::new(1.0));
+        let mut st = ThrottleState::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let t0 = Instant::now();
+        for _ in 0..101 {
+            st.decide(&cfg, speed, &intune_write("a"), t0, &mut rng);
+        }
+        let in_flight = t0 + Duration::from_millis(cfg.early_grace_ms / 2);
+        let verdict = st.decide(&cfg, speed, &intune_write("a"), in_flight, &mut rng);
+        assert!(
+            matches!(verdict, Verdict::Throttled { early: false, .. }),
+            "{verdict:?}"
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ pub enum JoinReadiness {
     /// Mode `users`: we added the user to the policy's Selected users (verified by a re-read).
     AddedToPolicy,
     /// Mode `group`: membership of the join group, which the policy lists.
-    JoinGroup { group_id: GroupId, membership: MembershipOutcome },
+    JoinGroup {
+        group_id: GroupId,
+        membership: MembershipOutcome,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,13 +74,19 @@ pub struct GroupOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NewHireError {
-    #[error("no Entra user with UPN {upn} or employeeId {employee_id} yet (HR provisioning may lag)")]
+    #[error(
+        "no Entra user with UPN {upn} or employeeId {employee_id} yet (HR provisioning may lag)"
+    )]
     UserNotProvisioned { upn: Upn, employee_id: EmployeeId },
     #[error(
         "no Entra user with UPN {upn}, and employeeId {employee_id} matches {count} users: \
          fix the duplicate employeeId in Entra or HR, then replay"
     )]
-    AmbiguousEmployeeId { upn: Upn, employee_id: EmployeeId, count: usize },
+    AmbiguousEmployeeId {
+        upn: Upn,
+        employee_id: EmployeeId,
+        count: usize,
+    },
     #[error(
         "new_hire.join_mode is \"all\" but the device registration policy allows {scope} to join: \
          allow All in Entra > Devices > Device settings, or set join_mode to group or users"
@@ -88,7 +97,9 @@ pub enum NewHireError {
          an admin must choose All or Selected in Entra > Devices > Device settings"
     )]
     JoiningSwitchedOff,
-    #[error("the device registration policy's allowedToJoin has a shape this service does not know; it was left unchanged")]
+    #[error(
+        "the device registration policy's allowedToJoin has a shape this service does not know; it was left unchanged"
+    )]
     UnknownPolicyShape,
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -119,7 +130,10 @@ pub async fn handle(
     let mut groups = Vec::new();
     for group in groups_for(cfg, hire.department.as_deref()) {
         let membership = ensure_group_member(graph, &group, &user.id).await?;
-        groups.push(GroupOutcome { group_id: group, membership });
+        groups.push(GroupOutcome {
+            group_id: group,
+            membership,
+        });
     }
     Ok(UserReady {
         user_id: user.id,
@@ -132,14 +146,21 @@ pub async fn handle(
 
 /// Finds the hire by UPN, then by employeeId (HR's UPN can differ from Entra's after a rename).
 #[tracing::instrument(skip_all, fields(user.id = Empty))]
-pub async fn resolve_user(graph: &impl GraphApi, upn: &Upn, employee_id: &EmployeeId) -> Result<User, NewHireError> {
+pub async fn resolve_user(
+    graph: &impl GraphApi,
+    upn: &Upn,
+    employee_id: &EmployeeId,
+) -> Result<User, NewHireError> {
     let user = match graph.user_by_upn(upn).await? {
         Some(user) => user,
         None => {
             let mut found = graph.users_by_employee_id(employee_id).await?;
             match found.len() {
                 0 => {
-                    return Err(NewHireError::UserNotProvisioned { upn: upn.clone(), employee_id: employee_id.clone() });
+                    return Err(NewHireError::UserNotProvisioned {
+                        upn: upn.clone(),
+                        employee_id: employee_id.clone(),
+                    });
                 }
                 1 => found.remove(0),
                 count => {
@@ -168,16 +189,26 @@ pub async fn ensure_can_join_devices(
             let policy = graph.registration_policy().await?;
             match policy.join_scope() {
                 Some(JoinScope::All) => JoinReadiness::EveryoneMayJoin,
-                Some(scope) => return Err(NewHireError::PolicyNotAll { scope: scope.label() }),
+                Some(scope) => {
+                    return Err(NewHireError::PolicyNotAll {
+                        scope: scope.label(),
+                    });
+                }
                 None => return Err(NewHireError::UnknownPolicyShape),
             }
         }
         JoinMode::Group => {
             let group = GroupId::new(cfg.join_group_id.clone());
             let membership = ensure_group_member(graph, &group, &user.id).await?;
-            JoinReadiness::JoinGroup { group_id: group, membership: membership.into() }
+            JoinReadiness::JoinGroup {
+                group_id: group,
+                membership,
+            }
         }
-        JoinMode::Users => match graph.ensure_users_allowed_to_join(std::slice::from_ref(&user.id)).await? {
+        JoinMode::Users => match graph
+            .ensure_users_allowed_to_join(std::slice::from_ref(&user.id))
+            .await?
+        {
             JoinOutcome::EveryoneMayJoin => JoinReadiness::EveryoneMayJoin,
             JoinOutcome::AlreadyAllowed => JoinReadiness::AlreadyInPolicy,
             JoinOutcome::Added => JoinReadiness::AddedToPolicy,

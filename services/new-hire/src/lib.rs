@@ -31,7 +31,11 @@ impl Handler for NewHire {
     type Data = EmployeeHired;
     type Error = NewHireError;
 
-    async fn handle(&self, event: &Envelope<EmployeeHired>, _: &DeliveryInfo) -> Result<Outcome, NewHireError> {
+    async fn handle(
+        &self,
+        event: &Envelope<EmployeeHired>,
+        _: &DeliveryInfo,
+    ) -> Result<Outcome, NewHireError> {
         let ready = handler::handle(&self.graph, &self.cfg, &event.data).await?;
         Ok(Outcome {
             event_type: USER_READY,
@@ -43,12 +47,19 @@ impl Handler for NewHire {
 
 /// Runs the service until `shutdown` is cancelled: start-up checks, then the consumer and the
 /// health listener on `http`.
-pub async fn run(settings: Settings, http: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
+pub async fn run(
+    settings: Settings,
+    http: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
     let parts = Parts::new(&settings, Service::NewHire)?;
     let setup = preflight::check_join_setup(&parts.graph, &settings.new_hire)
         .await
         .map_err(ServiceError::Preflight)?;
     tracing::info!(join.mode = ?settings.new_hire.join_mode, setup = ?setup, "Join setup checked.");
-    let handler = Arc::new(NewHire { graph: parts.graph.clone(), cfg: settings.new_hire.clone() });
+    let handler = Arc::new(NewHire {
+        graph: parts.graph.clone(),
+        cfg: settings.new_hire.clone(),
+    });
     service::serve(&settings, Service::NewHire, parts, handler, http, shutdown).await
 }

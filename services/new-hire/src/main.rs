@@ -31,7 +31,11 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let settings = shared::config::load(args.config.as_deref(), std::env::vars().collect())?;
     settings.validate(Service::NewHire)?;
-    let _telemetry = shared::telemetry::init(Service::NewHire.name(), &settings.telemetry, std::io::stdout)?;
+    let _telemetry = shared::telemetry::init(
+        Service::NewHire.name(),
+        &settings.telemetry,
+        std::io::stdout,
+    )?;
     let http = tokio::net::TcpListener::bind(&settings.http.listen)
         .await
         .with_context(|| format!("http.listen: cannot bind {}", settings.http.listen))?;

@@ -21,26 +21,31 @@ pub enum JoinSetup {
 
 /// Refuses to start in `group` mode when the join group cannot grant joining, and warns when
 /// the per-user device quota is below the floor (Windows 365 Link guidance).
-pub async fn check_join_setup(graph: &impl GraphApi, cfg: &NewHireSettings) -> Result<JoinSetup, String> {
+pub async fn check_join_setup(
+    graph: &impl GraphApi,
+    cfg: &NewHireSettings,
+) -> Result<JoinSetup, String> {
     let policy = graph
         .registration_policy()
         .await
         .map_err(|e| format!("reading the device registration policy: {e}"))?;
-    if let Some(quota) = policy.user_device_quota {
-        if quota < cfg.min_user_device_quota {
-            tracing::warn!(
-                user_device_quota = quota,
-                floor = cfg.min_user_device_quota,
-                "Maximum number of devices per user is below the configured floor; new devices may fail to join."
-            );
-        }
+    if let Some(quota) = policy.user_device_quota
+        && quota < cfg.min_user_device_quota
+    {
+        tracing::warn!(
+            user_device_quota = quota,
+            floor = cfg.min_user_device_quota,
+            "Maximum number of devices per user is below the configured floor; new devices may fail to join."
+        );
     }
     if cfg.join_mode != JoinMode::Group {
         return Ok(JoinSetup::NotChecked);
     }
     let join_group = GroupId::new(cfg.join_group_id.clone());
     match policy.join_scope() {
-        Some(JoinScope::Selected { groups, .. }) if groups.contains(&join_group) => Ok(JoinSetup::JoinGroupListed),
+        Some(JoinScope::Selected { groups, .. }) if groups.contains(&join_group) => {
+            Ok(JoinSetup::JoinGroupListed)
+        }
         Some(JoinScope::All) => Ok(JoinSetup::PolicyAllowsAll),
         Some(scope) => Err(format!(
             "new_hire.join_group_id {join_group} does not grant joining: the device registration policy allows {} \

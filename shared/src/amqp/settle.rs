@@ -202,7 +202,10 @@ async fn make_durable<H>(
             let body = serde_json::to_vec(&event)?;
             let mut out_headers = FieldTable::default();
             inject_trace_context(&mut out_headers);
-            let props = event_properties(&event.id, out_headers);
+            // correlation_id names the event this outcome answers, so a publisher (or a test)
+            // can match outcomes to what it sent without parsing bodies.
+            let props = event_properties(&event.id, out_headers)
+                .with_correlation_id(info.message_id.as_str().into());
             publish_confirmed(
                 &ctx.publish,
                 &ctx.topology.exchange,

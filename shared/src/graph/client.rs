@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use tracing::field::Empty;
 use url::Url;
 
+use super::budget::{Family, RetryAfterGate};
 use super::call::{Call, Reply, Sent};
 use super::credential;
 use super::error::{self, GraphError};
@@ -42,6 +43,8 @@ pub(crate) struct Core {
     retry: InCallRetry,
     pub(crate) dry_run: bool,
     observer: Arc<dyn GraphObserver>,
+    /// Retry-After honoured process-wide, per throttling family.
+    gate: RetryAfterGate,
 }
 
 impl fmt::Debug for GraphClient {
@@ -84,6 +87,7 @@ impl GraphClient {
             },
             dry_run: settings.dry_run,
             observer,
+            gate: RetryAfterGate::default(),
         });
         Ok(GraphClient {
             join_writer: PolicyWriter::new(core.clone()),
@@ -192,8 +196,8 @@ impl Core {
         .await
     }
 
-    // Seam: a process-wide request budget and request coalescing (a later issue) belong here,
-    // in front of the retry loop, so that every Graph call of the process passes through them.
+    // Every Graph call of the process passes here: the Retry-After gate is checked on each
+    // attempt (in `attempt`); request coalescing (a later issue) belongs here too.
     async fn send(&self, call: &Call, url: Url) -> Result<Reply, GraphError> {
         retry::retry_in_call(
             self.retry,
@@ -219,6 +223,10 @@ impl Core {
     )]
     async fn attempt(&self, call: &Call, url: Url) -> Result<Reply, GraphError> {
         let span = tracing::Span::current();
+        let family = Family::of(&call.route);
+        self.gate
+            .wait_turn(family, call.op.name, self.retry.max_wait)
+            .await?;
         let token = self.token().await?;
         let client_request_id = uuid::Uuid::new_v4().to_string();
         span.record("graph.client_request_id", client_request_id.as_str());
@@ -257,6 +265,9 @@ impl Core {
         }
         let retry_after =
             header("retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+        if let (429 | 503, Some(wait)) = (status, retry_after) {
+            self.gate.hold(family, wait);
+        }
         let body = resp.bytes().await.map(|b| b.to_vec());
         self.observer.request_finished(
             call.method.as_str(),

@@ -7,6 +7,7 @@
 //! - [`error`]: `GraphError` and its classification.
 //! - [`model`]: id newtypes and the objects Graph returns.
 //! - [`policy`] / [`policy_writer`]: the device registration policy, its rails, its one writer.
+//! - [`budget`]: the process-wide Retry-After gate per throttling family.
 //! - [`escape`], [`pages`], [`retry`]: URL escaping, `@odata.nextLink` paging, in-call retries.
 //! - `batch`: `$batch` for bulk reads (≤ 20 items, throttled items re-sent).
 //! - [`permissions`]: the application permissions each feature needs, for the CLI's preflight.
@@ -14,6 +15,7 @@
 
 pub mod api;
 mod batch;
+pub mod budget;
 mod call;
 pub mod client;
 mod credential;

@@ -1,0 +1,177 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use e2e::{TestEnv, broker, wait};
+use graph_emulator::demo;
+use graph_emulator::throttle::{Budget, Family, Kind, Scope, ThrottleConfig};
+use shared::config::Service;
+
+/// Demo users that exist without a provisioning lag.
+const READY_USERS: [(&str, &str); 3] = [
+    (demo::UPN_ADA, "E1001"),
+    (demo::UPN_GRACE, "E1002"),
+    (demo::UPN_KATHERINE, "E1004"),
+];
+
+fn ids_of(outcomes: &[e2e::broker::Received]) -> BTreeSet<String> {
+    outcomes
+        .iter()
+        .filter_map(|o| {
+            o.properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_429_storm_is_waited_out_honouring_retry_after() {
+    let env = TestEnv::spawn("throttle_storm").await;
+    // A budget a handful of hires exhausts at once: 20 resource units per 100 emulated seconds,
+    // so every 429 says "wait about half a second" at the tests' speed.
+    env.emulator.state().set_throttle(ThrottleConfig {
+        budgets: vec![Budget {
+            family: Family::Identity,
+            kind: Kind::ResourceUnits,
+            scope: Scope::App,
+            limit: 20,
+            window_secs: 100.0,
+        }],
+        ..ThrottleConfig::default()
+    });
+    let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
+    let dead = env.dead_letters(Service::NewHire).await;
+
+    let mut sent = BTreeSet::new();
+    for round in 0..4 {
+        for (upn, id) in READY_USERS {
+            sent.insert(
+                env.publish_hire(TestEnv::hire(upn, &format!("{id}{round}"), None))
+                    .await
+                    .id,
+            );
+        }
+    }
+    let outcomes = env
+        .outcomes
+        .take(
+            sent.len(),
+            "every hire ready despite throttling",
+            Duration::from_secs(90),
+        )
+        .await;
+
+    assert_eq!(ids_of(&outcomes), sent);
+    let counters = env.emulator.state().counters();
+    assert!(counters.throttled > 0, "the storm happened: {counters:?}");
+    assert_eq!(
+        counters.early_retries, 0,
+        "a request came before its Retry-After elapsed"
+    );
+    assert!(
+        dead.drain().await.is_empty(),
+        "throttling never dead-letters"
+    );
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn cut_broker_connections_are_rebuilt_and_every_hire_finishes() {
+    let env = TestEnv::spawn("connections_cut").await;
+    let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
+    service.wait_ready().await;
+
+    let mut sent = BTreeSet::new();
+    for round in 0..10 {
+        for (upn, id) in READY_USERS {
+            sent.insert(
+                env.publish_hire(TestEnv::hire(upn, &format!("{id}{round}"), None))
+                    .await
+                    .id,
+            );
+        }
+        if round == 3 {
+            let service_connections = format!("{}.new-hire", env.prefix);
+            let closed = broker::close_connections_named(&service_connections).await;
+            assert!(closed >= 1, "the service's connection was found and closed");
+        }
+    }
+    let outcomes = env
+        .outcomes
+        .take(sent.len(), "every hire ready", Duration::from_secs(60))
+        .await;
+    let mut seen = ids_of(&outcomes);
+    // A delivery in flight at the cut is redelivered; its second outcome is a harmless duplicate.
+    seen.extend(ids_of(&env.outcomes.drain().await));
+    assert_eq!(seen, sent);
+    service.wait_ready().await;
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn sigterm_mid_stream_loses_nothing() {
+    let env = TestEnv::spawn("sigterm_mid_stream").await;
+    let settings_env = env.service_env(
+        demo::NEW_HIRE,
+        &[("amqp.concurrency", "2"), ("amqp.prefetch", "4")],
+    );
+    let mut child = tokio::process::Command::new(e2e::binary("new-hire"))
+        .env_clear()
+        .envs(settings_env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("new-hire binary starts");
+    env.wait_for_queue(Service::NewHire).await;
+
+    let mut sent = BTreeSet::new();
+    for round in 0..15 {
+        for (upn, id) in READY_USERS {
+            sent.insert(
+                env.publish_hire(TestEnv::hire(upn, &format!("{id}{round}"), None))
+                    .await
+                    .id,
+            );
+        }
+    }
+    let first = env
+        .outcomes
+        .next(
+            "the first hire handled by the binary",
+            Duration::from_secs(30),
+        )
+        .await;
+    let pid = child.id().expect("running") as i32;
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    let status = wait::within(
+        "the binary to drain and exit",
+        Duration::from_secs(30),
+        child.wait(),
+    )
+    .await
+    .expect("exit status");
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+
+    let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
+    let seen = std::sync::Mutex::new(ids_of(&[first]));
+    wait::eventually(
+        "an outcome for every hire",
+        Duration::from_secs(60),
+        || async {
+            let arrived = ids_of(&env.outcomes.drain().await);
+            let mut seen = seen.lock().unwrap();
+            seen.extend(arrived);
+            seen.is_superset(&sent).then_some(())
+        },
+    )
+    .await;
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
