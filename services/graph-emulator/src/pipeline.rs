@@ -105,6 +105,35 @@ pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
     serve_matched(state, &req, ctx, &claims, matched, version, body).await
 }
 
+/// A routed, authorised request, ready for the handler.
+struct Prepared<'a> {
+    req: &'a GraphRequest,
+    claims: &'a Claims,
+    m: Matched,
+    version: &'a str,
+    query: Query,
+    body: Option<Value>,
+}
+
+impl Prepared<'_> {
+    fn handle(&self, w: &mut World, now: Instant) -> Result<Reply, ApiError> {
+        let call = Call {
+            version: self.version,
+            template: self.m.route.template,
+            params: self.m.params.clone(),
+            raw_params: self.m.raw_params.clone(),
+            query: &self.query,
+            body: self.body.as_ref(),
+            eventual: self.req.eventual,
+            roles: &self.claims.roles,
+            base_url: &self.req.base_url,
+            raw_path: &self.req.path,
+            now,
+        };
+        (self.m.route.handler)(w, &call)
+    }
+}
+
 async fn serve_matched(
     state: &AppState,
     req: &GraphRequest,
@@ -115,47 +144,20 @@ async fn serve_matched(
     body: Option<Value>,
 ) -> GraphResponse {
     let query = Query::parse(req.query.as_deref());
-    let family = if ctx.intune {
-        Family::Intune
-    } else {
-        Family::Identity
+    let p = Prepared {
+        req,
+        claims,
+        m,
+        version,
+        query,
+        body,
     };
     let plan = {
-        let mut guard = state.world();
-        let w = &mut *guard;
-        let now = Instant::now();
-        crate::lifecycle::advance(w, now);
-        let charge = Charge {
-            app: &claims.appid,
-            tenant: &claims.tid,
-            family,
-            write: req.method != "GET",
-            resource_units: resource_units(&req.method, m.route.template),
-        };
-        if let Verdict::Throttled {
-            retry_after,
-            early,
-            scope,
-        } = w
-            .throttle
-            .decide(&w.throttle_config, w.speed, &charge, now, &mut w.rng)
-        {
-            ctx.early = early;
-            ctx.flags.throttled = true;
-            let reply = throttled(retry_after, scope);
-            return finish(w, req, &ctx, reply);
+        let mut w = state.world();
+        match admit(&mut w, &p, &mut ctx) {
+            Ok(plan) => plan,
+            Err(done) => return done,
         }
-        let plan = if w.faults.is_empty() {
-            FaultPlan::default()
-        } else {
-            w.faults
-                .plan(&req.method, &ctx.template, &req.path, &mut w.rng)
-        };
-        if plan.delay.is_zero() && plan.action.is_none() {
-            let reply = handle(w, req, &m, version, &query, body.as_ref(), claims, now);
-            return finish(w, req, &ctx, reply);
-        }
-        plan
     };
     tokio::time::sleep(plan.delay).await;
     ctx.flags.fault = plan.action.is_some();
@@ -169,50 +171,74 @@ async fn serve_matched(
             let mut w = state.world();
             let now = Instant::now();
             crate::lifecycle::advance(&mut w, now);
-            handle(&mut w, req, &m, version, &query, body.as_ref(), claims, now)
+            p.handle(&mut w, now)
         }
     };
     finish(&mut state.world(), req, &ctx, reply)
 }
 
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
-fn handle(
-    w: &mut World,
-    req: &GraphRequest,
-    m: &Matched,
-    version: &str,
-    query: &Query,
-    body: Option<&Value>,
-    claims: &Claims,
-    now: Instant,
-) -> Result<Reply, ApiError> {
-    let call = Call {
-        version,
-        template: m.route.template,
-        params: m.params.clone(),
-        raw_params: m.raw_params.clone(),
-        query,
-        body,
-        eventual: req.eventual,
-        roles: &claims.roles,
-        base_url: &req.base_url,
-        raw_path: &req.path,
-        now,
+/// Under the lock: advance time, throttle, draw faults, and serve at once when nothing
+/// delays the request (the common path takes the lock once). `Err` = already answered.
+fn admit(w: &mut World, p: &Prepared<'_>, ctx: &mut Ctx) -> Result<FaultPlan, GraphResponse> {
+    let now = Instant::now();
+    crate::lifecycle::advance(w, now);
+    let charge = Charge {
+        app: &p.claims.appid,
+        tenant: &p.claims.tid,
+        family: if ctx.intune {
+            Family::Intune
+        } else {
+            Family::Identity
+        },
+        write: p.req.method != "GET",
+        resource_units: resource_units(&p.req.method, p.m.route.template),
     };
-    (m.route.handler)(w, &call)
+    if let Verdict::Throttled {
+        retry_after,
+        early,
+        scope,
+    } = w
+        .throttle
+        .decide(&w.throttle_config, w.speed, &charge, now, &mut w.rng)
+    {
+        ctx.early = early;
+        ctx.flags.throttled = true;
+        return Err(finish(
+            w,
+            p.req,
+            ctx,
+            throttled(retry_after, scope, charge.write),
+        ));
+    }
+    let plan = if w.faults.is_empty() {
+        FaultPlan::default()
+    } else {
+        w.faults
+            .plan(&p.req.method, &ctx.template, &p.req.path, &mut w.rng)
+    };
+    if plan.delay.is_zero() && plan.action.is_none() {
+        let reply = p.handle(w, now);
+        return Err(finish(w, p.req, ctx, reply));
+    }
+    Ok(plan)
 }
 
-fn throttled(retry_after: Option<String>, scope: String) -> Result<Reply, ApiError> {
+fn throttled(retry_after: Option<String>, scope: String, write: bool) -> Result<Reply, ApiError> {
     let mut reply = Reply {
         status: 429,
         body: None,
         headers: vec![("x-ms-throttle-scope".into(), scope)],
         changed: false,
     };
-    reply.headers.push((
-        "x-ms-throttle-information".into(),
-        "ResourceUnitLimitExceeded".into(),
-    ));
+    // §11's reasons; the emulator models no CPU limit.
+    let reason = if write {
+        "WriteLimitExceeded"
+    } else {
+        "ResourceUnitLimitExceeded"
+    };
+    reply
+        .headers
+        .push(("x-ms-throttle-information".into(), reason.into()));
     if let Some(ra) = retry_after {
         reply.headers.push(("Retry-After".into(), ra));
     }
