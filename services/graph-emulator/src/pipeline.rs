@@ -182,6 +182,7 @@ async fn serve_matched(
 fn admit(w: &mut World, p: &Prepared<'_>, ctx: &mut Ctx) -> Result<FaultPlan, GraphResponse> {
     let now = Instant::now();
     crate::lifecycle::advance(w, now);
+    let request = format!("{} {}", p.req.method, p.req.path);
     let charge = Charge {
         app: &p.claims.appid,
         tenant: &p.claims.tid,
@@ -192,6 +193,7 @@ fn admit(w: &mut World, p: &Prepared<'_>, ctx: &mut Ctx) -> Result<FaultPlan, Gr
         },
         write: p.req.method != "GET",
         resource_units: resource_units(&p.req.method, p.m.route.template),
+        request: &request,
     };
     if let Verdict::Throttled {
         retry_after,

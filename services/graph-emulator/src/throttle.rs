@@ -1,8 +1,10 @@
 //! Throttling the way Graph does it: request budgets per workload family (identity = users,
 //! groups, devices; Intune = deviceManagement) per app per tenant in fixed windows (§11), scaled
-//! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window); one that
-//! arrives before the Retry-After it was given has elapsed is refused again and marked early,
-//! like Dev Proxy's RetryAfterPlugin. Decisions only; the pipeline writes the response.
+//! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window), and the
+//! whole scope (app × family) stays refused until then, as Graph's throttle scope does. A retry
+//! of the *same* request (method + path) that arrives before the Retry-After it was given is
+//! marked early, like Dev Proxy's RetryAfterPlugin; other requests that were merely in flight
+//! are refused but not blamed. Decisions only; the pipeline writes the response.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -113,6 +115,8 @@ pub enum Verdict {
 pub struct ThrottleState {
     windows: HashMap<(usize, String), (Instant, u64)>,
     not_before: HashMap<(String, Family), Instant>,
+    /// When each refused request (`app method path`) may come back.
+    retry_due: HashMap<String, Instant>,
 }
 
 /// One request as the throttle sees it.
@@ -122,6 +126,8 @@ pub struct Charge<'a> {
     pub family: Family,
     pub write: bool,
     pub resource_units: u64,
+    /// `METHOD /path` — what identifies a retry of the same request.
+    pub request: &'a str,
 }
 
 impl ThrottleState {
@@ -137,13 +143,16 @@ impl ThrottleState {
             return Verdict::Pass;
         }
         let key = (c.app.to_string(), c.family);
+        let retry_key = format!("{} {}", c.app, c.request);
         if let Some(&nb) = self.not_before.get(&key)
             && now < nb
         {
+            let early = self.retry_due.get(&retry_key).is_some_and(|due| now < *due);
+            self.retry_due.insert(retry_key, nb);
             let retry_after = Some(format_retry_after(nb - now, cfg.fractional_retry_after));
             return Verdict::Throttled {
                 retry_after,
-                early: true,
+                early,
                 scope: scope_text(c, Scope::App),
             };
         }
@@ -156,7 +165,10 @@ impl ThrottleState {
                     (!absent).then(|| format_retry_after(wait, cfg.fractional_retry_after));
                 // An early retry is judged against what the client was told, not the exact window.
                 if let Some(text) = &retry_after {
-                    self.not_before.insert(key, now + retry_after_as_sent(text));
+                    let due = now + retry_after_as_sent(text);
+                    self.not_before.insert(key, due);
+                    self.forget_past_retries(now);
+                    self.retry_due.insert(retry_key, due);
                 }
                 Verdict::Throttled {
                     retry_after,
@@ -164,6 +176,13 @@ impl ThrottleState {
                     scope: scope_text(c, scope),
                 }
             }
+        }
+    }
+
+    /// Keeps the retry map small: entries whose time has passed can no longer be early.
+    fn forget_past_retries(&mut self, now: Instant) {
+        if self.retry_due.len() > 10_000 {
+            self.retry_due.retain(|_, due| *due > now);
         }
     }
 
@@ -226,6 +245,7 @@ mod tests {
     fn intune_write<'a>(app: &'a str) -> Charge<'a> {
         Charge {
             app,
+            request: "POST /x",
             tenant: "t",
             family: Family::Intune,
             write: true,
@@ -258,6 +278,16 @@ mod tests {
         assert_eq!(
             st.decide(&cfg, speed, &intune_write("b"), t0, &mut rng),
             Verdict::Pass
+        );
+        // A different request in flight is refused, but it is not a retry: not early.
+        let other = Charge {
+            request: "GET /y",
+            ..intune_write("a")
+        };
+        let refused = st.decide(&cfg, speed, &other, t0, &mut rng);
+        assert!(
+            matches!(refused, Verdict::Throttled { early: false, .. }),
+            "{refused:?}"
         );
         let early = st.decide(
             &cfg,
