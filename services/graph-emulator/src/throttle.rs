@@ -75,22 +75,31 @@ fn yes() -> bool {
 }
 
 impl Default for ThrottleConfig {
-    /// §11's published limits for a small tenant.
+    /// §11's published limits for a small tenant: per app per tenant, and per tenant for all apps.
     fn default() -> Self {
-        let b = |family, kind, limit, window_secs| Budget {
+        let b = |family, kind, scope, limit, window_secs| Budget {
             family,
             kind,
-            scope: Scope::App,
+            scope,
             limit,
             window_secs,
         };
         ThrottleConfig {
             enabled: true,
             budgets: vec![
-                b(Family::Identity, Kind::ResourceUnits, 3_500, 10.0),
-                b(Family::Identity, Kind::Writes, 3_000, 150.0),
-                b(Family::Intune, Kind::Writes, 100, 20.0),
-                b(Family::Intune, Kind::Requests, 1_000, 20.0),
+                b(
+                    Family::Identity,
+                    Kind::ResourceUnits,
+                    Scope::App,
+                    3_500,
+                    10.0,
+                ),
+                b(Family::Identity, Kind::Writes, Scope::App, 3_000, 150.0),
+                b(Family::Identity, Kind::Writes, Scope::Tenant, 18_000, 300.0),
+                b(Family::Intune, Kind::Writes, Scope::App, 100, 20.0),
+                b(Family::Intune, Kind::Requests, Scope::App, 1_000, 20.0),
+                b(Family::Intune, Kind::Writes, Scope::Tenant, 200, 20.0),
+                b(Family::Intune, Kind::Requests, Scope::Tenant, 2_000, 20.0),
             ],
             retry_after_absent_share: 0.0,
             fractional_retry_after: true,
