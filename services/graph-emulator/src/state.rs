@@ -29,6 +29,10 @@ pub struct Timings {
     pub sync_secs: f64,
     /// Minimum interval between syncs (429 inside it, §7).
     pub sync_guard_secs: f64,
+    /// After `POST /groups`, member adds answer 400 "…do not exist" for this long (§3's
+    /// replication quirk). 0 (the default) turns the quirk off.
+    #[serde(default)]
+    pub group_replication_secs: f64,
 }
 
 impl Default for Timings {
@@ -38,6 +42,7 @@ impl Default for Timings {
             entra_device_secs: 120.0,
             sync_secs: 30.0,
             sync_guard_secs: 600.0,
+            group_replication_secs: 0.0,
         }
     }
 }
