@@ -322,12 +322,36 @@ pub(crate) fn finish(
     ctx: &Ctx,
     reply: Result<Reply, ApiError>,
 ) -> GraphResponse {
+    let resp = shape(req, ctx, reply);
+    let record = RequestRecord {
+        seq: w.log.next_seq(),
+        time: now_rfc3339_millis(),
+        app_id: ctx.app.clone(),
+        method: req.method.clone(),
+        path: req.path.clone(),
+        template: ctx.template.clone(),
+        status: resp.status,
+        changed_state: resp.changed,
+        early: ctx.early,
+        in_batch: req.in_batch,
+        request_id: ctx.request_id.clone(),
+        client_request_id: req.client_request_id.clone(),
+        traceparent: req.traceparent.clone(),
+    };
+    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
+    w.log.record(record, ctx.flags);
+    resp
+}
+
+/// Error envelopes (§13, Intune dialect on Intune routes) and the headers every answer carries.
+fn shape(req: &GraphRequest, ctx: &Ctx, reply: Result<Reply, ApiError>) -> GraphResponse {
     let ids = ErrorIds {
         request_id: &ctx.request_id,
         client_request_id: &ctx.client_request_id,
         date: &now_rfc3339(),
     };
     let mut resp = match reply {
+        // A `Null` body marks a 429/503 whose envelope is built here, with this request's ids.
         Ok(r) if r.body == Some(Value::Null) => {
             let err = if r.status == 429 {
                 ApiError::TooManyRequests("Please retry again later.".into())
@@ -358,36 +382,19 @@ pub(crate) fn finish(
         .push(("request-id".into(), ctx.request_id.clone()));
     resp.headers
         .push(("client-request-id".into(), ctx.client_request_id.clone()));
-    resp.headers.push(("x-ms-ags-diagnostic".into(), r#"{"ServerInfo":{"DataCenter":"Emulated","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graph-emulator"}}"#.into()));
+    resp.headers
+        .push(("x-ms-ags-diagnostic".into(), AGS_DIAGNOSTIC.into()));
     if !ctx.intune {
+        let template = ctx
+            .template
+            .trim_start_matches("/v1.0")
+            .trim_start_matches("/beta");
         resp.headers.push((
             "x-ms-resource-unit".into(),
-            resource_units(
-                &req.method,
-                ctx.template
-                    .trim_start_matches("/v1.0")
-                    .trim_start_matches("/beta"),
-            )
-            .to_string(),
+            resource_units(&req.method, template).to_string(),
         ));
     }
-    let seq = w.log.next_seq();
-    let record = RequestRecord {
-        seq,
-        time: now_rfc3339_millis(),
-        app_id: ctx.app.clone(),
-        method: req.method.clone(),
-        path: req.path.clone(),
-        template: ctx.template.clone(),
-        status: resp.status,
-        changed_state: resp.changed,
-        early: ctx.early,
-        in_batch: req.in_batch,
-        request_id: ctx.request_id.clone(),
-        client_request_id: req.client_request_id.clone(),
-        traceparent: req.traceparent.clone(),
-    };
-    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
-    w.log.record(record, ctx.flags);
     resp
 }
+
+const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Emulated","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graph-emulator"}}"#;
