@@ -138,11 +138,13 @@ impl AppState {
         self.world().tenant.tenant.id.clone()
     }
 
-    /// The whole tenant as it is now (timers advanced first).
+    /// The whole tenant as it is now (timers advanced first), with the faults now in force.
     pub fn snapshot(&self) -> Fixture {
         let mut w = self.world();
         crate::lifecycle::advance(&mut w, Instant::now());
-        w.tenant.clone()
+        let mut f = w.tenant.clone();
+        f.faults = Some(w.faults.clone()).filter(|faults| !faults.is_empty());
+        f
     }
 
     /// Replaces the tenant; the log, counters, throttle windows and RNG restart too.
