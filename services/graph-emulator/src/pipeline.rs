@@ -43,10 +43,9 @@ pub struct GraphResponse {
     pub changed: bool,
 }
 
-/// Per-request identity: ids for headers and error bodies, and which error dialect applies.
+/// What the pipeline learns about a request on its way: its template, caller, error dialect.
+/// (Its `request-id` is drawn from the seeded RNG when it is answered, in [`finish`].)
 pub(crate) struct Ctx {
-    pub request_id: String,
-    pub client_request_id: String,
     pub intune: bool,
     pub template: String,
     pub app: Option<String>,
@@ -55,14 +54,8 @@ pub(crate) struct Ctx {
 }
 
 pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
     let (version, rest) = split_version(&req.path);
     let mut ctx = Ctx {
-        client_request_id: req
-            .client_request_id
-            .clone()
-            .unwrap_or_else(|| request_id.clone()),
-        request_id,
         intune: rest.to_ascii_lowercase().starts_with("/devicemanagement"),
         template: format!("/{version}{rest}"),
         app: None,
@@ -322,9 +315,17 @@ pub(crate) fn finish(
     ctx: &Ctx,
     reply: Result<Reply, ApiError>,
 ) -> GraphResponse {
-    let resp = shape(req, ctx, reply);
+    let seq = w.log.next_seq();
+    let request_id = w.new_id();
+    let ids = ErrorIds {
+        request_id: &request_id,
+        // Graph echoes the caller's id, or repeats its own when none was sent.
+        client_request_id: req.client_request_id.as_deref().unwrap_or(&request_id),
+        date: &now_rfc3339(),
+    };
+    let resp = shape(req, ctx, &ids, reply);
     let record = RequestRecord {
-        seq: w.log.next_seq(),
+        seq,
         time: now_rfc3339_millis(),
         app_id: ctx.app.clone(),
         method: req.method.clone(),
@@ -334,22 +335,22 @@ pub(crate) fn finish(
         changed_state: resp.changed,
         early: ctx.early,
         in_batch: req.in_batch,
-        request_id: ctx.request_id.clone(),
+        request_id: request_id.clone(),
         client_request_id: req.client_request_id.clone(),
         traceparent: req.traceparent.clone(),
     };
-    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
+    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %request_id, traceparent = ?req.traceparent, "Graph request served.");
     w.log.record(record, ctx.flags);
     resp
 }
 
 /// Error envelopes (§13, Intune dialect on Intune routes) and the headers every answer carries.
-fn shape(req: &GraphRequest, ctx: &Ctx, reply: Result<Reply, ApiError>) -> GraphResponse {
-    let ids = ErrorIds {
-        request_id: &ctx.request_id,
-        client_request_id: &ctx.client_request_id,
-        date: &now_rfc3339(),
-    };
+fn shape(
+    req: &GraphRequest,
+    ctx: &Ctx,
+    ids: &ErrorIds<'_>,
+    reply: Result<Reply, ApiError>,
+) -> GraphResponse {
     let mut resp = match reply {
         // A `Null` body marks a 429/503 whose envelope is built here, with this request's ids.
         Ok(r) if r.body == Some(Value::Null) => {
@@ -361,7 +362,7 @@ fn shape(req: &GraphRequest, ctx: &Ctx, reply: Result<Reply, ApiError>) -> Graph
             GraphResponse {
                 status: r.status,
                 headers: r.headers,
-                body: Some(err.envelope(ctx.intune, &ids)),
+                body: Some(err.envelope(ctx.intune, ids)),
                 changed: false,
             }
         }
@@ -374,14 +375,16 @@ fn shape(req: &GraphRequest, ctx: &Ctx, reply: Result<Reply, ApiError>) -> Graph
         Err(e) => GraphResponse {
             status: e.status(),
             headers: Vec::new(),
-            body: Some(e.envelope(ctx.intune, &ids)),
+            body: Some(e.envelope(ctx.intune, ids)),
             changed: false,
         },
     };
     resp.headers
-        .push(("request-id".into(), ctx.request_id.clone()));
-    resp.headers
-        .push(("client-request-id".into(), ctx.client_request_id.clone()));
+        .push(("request-id".into(), ids.request_id.to_string()));
+    resp.headers.push((
+        "client-request-id".into(),
+        ids.client_request_id.to_string(),
+    ));
     resp.headers
         .push(("x-ms-ags-diagnostic".into(), AGS_DIAGNOSTIC.into()));
     if !ctx.intune {

@@ -224,7 +224,7 @@ impl AppState {
             changed_state: false,
             early: false,
             in_batch: false,
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: w.new_id(),
             client_request_id: None,
             traceparent: None,
         };
