@@ -248,7 +248,7 @@ fn unavailable(state: &AppState, retry_after_secs: Option<f64>) -> Result<Reply,
     let w = state.world();
     let text = format_retry_after(
         w.speed.scaled_secs(secs),
-        w.throttle_config.fractional_retry_after,
+        w.throttle_config.fractional_at(w.speed),
     );
     let mut reply = Reply {
         status: 503,

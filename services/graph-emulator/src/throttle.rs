@@ -65,13 +65,21 @@ pub struct ThrottleConfig {
     /// Share of 429s sent without a Retry-After header (the client must back off by itself).
     #[serde(default)]
     pub retry_after_absent_share: f64,
-    /// Send fractional seconds (`0.02`) when the scaled wait is not whole; else round up.
+    /// At speed ≠ 1, send fractional seconds (`0.02`); else round up to whole seconds (always at speed 1).
     #[serde(default = "yes")]
     pub fractional_retry_after: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+impl ThrottleConfig {
+    /// Real Graph sends whole seconds, so at real time (speed 1) so does the emulator; a scaled
+    /// wait is a fraction of a second and is sent as one unless fractions are turned off.
+    pub fn fractional_at(&self, speed: Speed) -> bool {
+        self.fractional_retry_after && speed.factor() != 1.0
+    }
 }
 
 impl Default for ThrottleConfig {
@@ -158,7 +166,7 @@ impl ThrottleState {
         {
             let early = self.retry_due.get(&retry_key).is_some_and(|due| now < *due);
             self.retry_due.insert(retry_key, nb);
-            let retry_after = Some(format_retry_after(nb - now, cfg.fractional_retry_after));
+            let retry_after = Some(format_retry_after(nb - now, cfg.fractional_at(speed)));
             return Verdict::Throttled {
                 retry_after,
                 early,
@@ -171,7 +179,7 @@ impl ThrottleState {
                 let absent = cfg.retry_after_absent_share > 0.0
                     && rng.random_bool(cfg.retry_after_absent_share.clamp(0.0, 1.0));
                 let retry_after =
-                    (!absent).then(|| format_retry_after(wait, cfg.fractional_retry_after));
+                    (!absent).then(|| format_retry_after(wait, cfg.fractional_at(speed)));
                 // An early retry is judged against what the client was told, not the exact window.
                 if let Some(text) = &retry_after {
                     let due = now + retry_after_as_sent(text);
