@@ -162,6 +162,9 @@ pub struct Group {
     /// Direct members' object ids (users, devices, groups). Dynamic groups compute theirs.
     #[serde(default)]
     pub members: Vec<String>,
+    /// A group created through Graph refuses member adds until it has replicated (§3 quirk).
+    #[serde(skip)]
+    pub(crate) replicated_at: Option<Instant>,
 }
 
 impl Group {

@@ -2,6 +2,9 @@
 //! application permissions), and their validation on every Graph call. HS256 with a key
 //! derived from the seed: clients treat access tokens as opaque, so the algorithm is ours.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::unix_now;
@@ -41,10 +44,16 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// Verified tokens kept at most; the cache is simply emptied when full.
+const VERIFIED_MAX: usize = 4096;
+
 /// Signs and checks tokens with one secret key.
 pub struct TokenKeys {
     encoding: jsonwebtoken::EncodingKey,
     decoding: jsonwebtoken::DecodingKey,
+    /// Signature checks already done: a client reuses one token for an hour, so each request
+    /// need not re-verify it (expiry, audience and tenant are still checked every time).
+    verified: Mutex<HashMap<String, Arc<Claims>>>,
 }
 
 impl TokenKeys {
@@ -53,6 +62,7 @@ impl TokenKeys {
         TokenKeys {
             encoding: jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
             decoding: jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -85,7 +95,7 @@ impl TokenKeys {
         &self,
         authorization: Option<&str>,
         tenant: &str,
-    ) -> Result<Claims, TokenError> {
+    ) -> Result<Arc<Claims>, TokenError> {
         let token = authorization
             .and_then(|h| {
                 h.strip_prefix("Bearer ")
@@ -94,23 +104,45 @@ impl TokenKeys {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(TokenError::Missing)?;
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-        v.leeway = 0;
-        v.validate_aud = false; // checked below, to give Graph's own message
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| {
-                match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                    _ => TokenError::Invalid(e.to_string()),
-                }
-            })?;
-        let claims = data.claims;
+        let claims = match self.cached(token) {
+            Some(c) => c,
+            None => self.verify(token)?,
+        };
+        // jsonwebtoken's rule with zero leeway: expired once `exp` is in the past.
+        if claims.exp < unix_now() {
+            return Err(TokenError::Expired);
+        }
         if claims.aud != GRAPH_AUDIENCE && claims.aud != "00000003-0000-0000-c000-000000000000" {
             return Err(TokenError::WrongAudience);
         }
         if claims.tid != tenant {
             return Err(TokenError::WrongTenant);
         }
+        Ok(claims)
+    }
+
+    fn cached(&self, token: &str) -> Option<Arc<Claims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    /// Checks the signature (expiry is judged by the caller) and remembers the result.
+    fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        v.validate_exp = false;
+        v.validate_aud = false; // checked by the caller, to give Graph's own message
+        v.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let claims = Arc::new(data.claims);
+        let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= VERIFIED_MAX {
+            cache.clear();
+        }
+        cache.insert(token.to_string(), claims.clone());
         Ok(claims)
     }
 }

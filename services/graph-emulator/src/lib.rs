@@ -162,6 +162,13 @@ impl RunningEmulator {
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.requests()
     }
+    pub fn counters(&self) -> Counters {
+        self.state.counters()
+    }
+    /// State-changing requests whose template ends with `template_suffix` (any version).
+    pub fn writes_to(&self, template_suffix: &str) -> usize {
+        self.state.writes_to(template_suffix)
+    }
     pub fn state(&self) -> AppState {
         self.state.clone()
     }

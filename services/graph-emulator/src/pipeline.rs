@@ -43,10 +43,9 @@ pub struct GraphResponse {
     pub changed: bool,
 }
 
-/// Per-request identity: ids for headers and error bodies, and which error dialect applies.
+/// What the pipeline learns about a request on its way: its template, caller, error dialect.
+/// (Its `request-id` is drawn from the seeded RNG when it is answered, in [`finish`].)
 pub(crate) struct Ctx {
-    pub request_id: String,
-    pub client_request_id: String,
     pub intune: bool,
     pub template: String,
     pub app: Option<String>,
@@ -55,14 +54,8 @@ pub(crate) struct Ctx {
 }
 
 pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
-    let request_id = uuid::Uuid::new_v4().to_string();
     let (version, rest) = split_version(&req.path);
     let mut ctx = Ctx {
-        client_request_id: req
-            .client_request_id
-            .clone()
-            .unwrap_or_else(|| request_id.clone()),
-        request_id,
         intune: rest.to_ascii_lowercase().starts_with("/devicemanagement"),
         template: format!("/{version}{rest}"),
         app: None,
@@ -105,6 +98,35 @@ pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
     serve_matched(state, &req, ctx, &claims, matched, version, body).await
 }
 
+/// A routed, authorised request, ready for the handler.
+struct Prepared<'a> {
+    req: &'a GraphRequest,
+    claims: &'a Claims,
+    m: Matched,
+    version: &'a str,
+    query: Query,
+    body: Option<Value>,
+}
+
+impl Prepared<'_> {
+    fn handle(&self, w: &mut World, now: Instant) -> Result<Reply, ApiError> {
+        let call = Call {
+            version: self.version,
+            template: self.m.route.template,
+            params: self.m.params.clone(),
+            raw_params: self.m.raw_params.clone(),
+            query: &self.query,
+            body: self.body.as_ref(),
+            eventual: self.req.eventual,
+            roles: &self.claims.roles,
+            base_url: &self.req.base_url,
+            raw_path: &self.req.path,
+            now,
+        };
+        (self.m.route.handler)(w, &call)
+    }
+}
+
 async fn serve_matched(
     state: &AppState,
     req: &GraphRequest,
@@ -115,47 +137,20 @@ async fn serve_matched(
     body: Option<Value>,
 ) -> GraphResponse {
     let query = Query::parse(req.query.as_deref());
-    let family = if ctx.intune {
-        Family::Intune
-    } else {
-        Family::Identity
+    let p = Prepared {
+        req,
+        claims,
+        m,
+        version,
+        query,
+        body,
     };
     let plan = {
-        let mut guard = state.world();
-        let w = &mut *guard;
-        let now = Instant::now();
-        crate::lifecycle::advance(w, now);
-        let charge = Charge {
-            app: &claims.appid,
-            tenant: &claims.tid,
-            family,
-            write: req.method != "GET",
-            resource_units: resource_units(&req.method, m.route.template),
-        };
-        if let Verdict::Throttled {
-            retry_after,
-            early,
-            scope,
-        } = w
-            .throttle
-            .decide(&w.throttle_config, w.speed, &charge, now, &mut w.rng)
-        {
-            ctx.early = early;
-            ctx.flags.throttled = true;
-            let reply = throttled(retry_after, scope);
-            return finish(w, req, &ctx, reply);
+        let mut w = state.world();
+        match admit(&mut w, &p, &mut ctx) {
+            Ok(plan) => plan,
+            Err(done) => return done,
         }
-        let plan = if w.faults.is_empty() {
-            FaultPlan::default()
-        } else {
-            w.faults
-                .plan(&req.method, &ctx.template, &req.path, &mut w.rng)
-        };
-        if plan.delay.is_zero() && plan.action.is_none() {
-            let reply = handle(w, req, &m, version, &query, body.as_ref(), claims, now);
-            return finish(w, req, &ctx, reply);
-        }
-        plan
     };
     tokio::time::sleep(plan.delay).await;
     ctx.flags.fault = plan.action.is_some();
@@ -169,50 +164,76 @@ async fn serve_matched(
             let mut w = state.world();
             let now = Instant::now();
             crate::lifecycle::advance(&mut w, now);
-            handle(&mut w, req, &m, version, &query, body.as_ref(), claims, now)
+            p.handle(&mut w, now)
         }
     };
     finish(&mut state.world(), req, &ctx, reply)
 }
 
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
-fn handle(
-    w: &mut World,
-    req: &GraphRequest,
-    m: &Matched,
-    version: &str,
-    query: &Query,
-    body: Option<&Value>,
-    claims: &Claims,
-    now: Instant,
-) -> Result<Reply, ApiError> {
-    let call = Call {
-        version,
-        template: m.route.template,
-        params: m.params.clone(),
-        raw_params: m.raw_params.clone(),
-        query,
-        body,
-        eventual: req.eventual,
-        roles: &claims.roles,
-        base_url: &req.base_url,
-        raw_path: &req.path,
-        now,
+/// Under the lock: advance time, throttle, draw faults, and serve at once when nothing
+/// delays the request (the common path takes the lock once). `Err` = already answered.
+fn admit(w: &mut World, p: &Prepared<'_>, ctx: &mut Ctx) -> Result<FaultPlan, GraphResponse> {
+    let now = Instant::now();
+    crate::lifecycle::advance(w, now);
+    let request = format!("{} {}", p.req.method, p.req.path);
+    let charge = Charge {
+        app: &p.claims.appid,
+        tenant: &p.claims.tid,
+        family: if ctx.intune {
+            Family::Intune
+        } else {
+            Family::Identity
+        },
+        write: p.req.method != "GET",
+        resource_units: resource_units(&p.req.method, p.m.route.template),
+        request: &request,
     };
-    (m.route.handler)(w, &call)
+    if let Verdict::Throttled {
+        retry_after,
+        early,
+        scope,
+    } = w
+        .throttle
+        .decide(&w.throttle_config, w.speed, &charge, now, &mut w.rng)
+    {
+        ctx.early = early;
+        ctx.flags.throttled = true;
+        return Err(finish(
+            w,
+            p.req,
+            ctx,
+            throttled(retry_after, scope, charge.write),
+        ));
+    }
+    let plan = if w.faults.is_empty() {
+        FaultPlan::default()
+    } else {
+        w.faults
+            .plan(&p.req.method, &ctx.template, &p.req.path, &mut w.rng)
+    };
+    if plan.delay.is_zero() && plan.action.is_none() {
+        let reply = p.handle(w, now);
+        return Err(finish(w, p.req, ctx, reply));
+    }
+    Ok(plan)
 }
 
-fn throttled(retry_after: Option<String>, scope: String) -> Result<Reply, ApiError> {
+fn throttled(retry_after: Option<String>, scope: String, write: bool) -> Result<Reply, ApiError> {
     let mut reply = Reply {
         status: 429,
         body: None,
         headers: vec![("x-ms-throttle-scope".into(), scope)],
         changed: false,
     };
-    reply.headers.push((
-        "x-ms-throttle-information".into(),
-        "ResourceUnitLimitExceeded".into(),
-    ));
+    // §11's reasons; the emulator models no CPU limit.
+    let reason = if write {
+        "WriteLimitExceeded"
+    } else {
+        "ResourceUnitLimitExceeded"
+    };
+    reply
+        .headers
+        .push(("x-ms-throttle-information".into(), reason.into()));
     if let Some(ra) = retry_after {
         reply.headers.push(("Retry-After".into(), ra));
     }
@@ -227,7 +248,7 @@ fn unavailable(state: &AppState, retry_after_secs: Option<f64>) -> Result<Reply,
     let w = state.world();
     let text = format_retry_after(
         w.speed.scaled_secs(secs),
-        w.throttle_config.fractional_retry_after,
+        w.throttle_config.fractional_at(w.speed),
     );
     let mut reply = Reply {
         status: 503,
@@ -294,12 +315,44 @@ pub(crate) fn finish(
     ctx: &Ctx,
     reply: Result<Reply, ApiError>,
 ) -> GraphResponse {
+    let seq = w.log.next_seq();
+    let request_id = w.new_id();
     let ids = ErrorIds {
-        request_id: &ctx.request_id,
-        client_request_id: &ctx.client_request_id,
+        request_id: &request_id,
+        // Graph echoes the caller's id, or repeats its own when none was sent.
+        client_request_id: req.client_request_id.as_deref().unwrap_or(&request_id),
         date: &now_rfc3339(),
     };
+    let resp = shape(req, ctx, &ids, reply);
+    let record = RequestRecord {
+        seq,
+        time: now_rfc3339_millis(),
+        app_id: ctx.app.clone(),
+        method: req.method.clone(),
+        path: req.path.clone(),
+        template: ctx.template.clone(),
+        status: resp.status,
+        changed_state: resp.changed,
+        early: ctx.early,
+        in_batch: req.in_batch,
+        request_id: request_id.clone(),
+        client_request_id: req.client_request_id.clone(),
+        traceparent: req.traceparent.clone(),
+    };
+    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %request_id, traceparent = ?req.traceparent, "Graph request served.");
+    w.log.record(record, ctx.flags);
+    resp
+}
+
+/// Error envelopes (§13, Intune dialect on Intune routes) and the headers every answer carries.
+fn shape(
+    req: &GraphRequest,
+    ctx: &Ctx,
+    ids: &ErrorIds<'_>,
+    reply: Result<Reply, ApiError>,
+) -> GraphResponse {
     let mut resp = match reply {
+        // A `Null` body marks a 429/503 whose envelope is built here, with this request's ids.
         Ok(r) if r.body == Some(Value::Null) => {
             let err = if r.status == 429 {
                 ApiError::TooManyRequests("Please retry again later.".into())
@@ -309,7 +362,7 @@ pub(crate) fn finish(
             GraphResponse {
                 status: r.status,
                 headers: r.headers,
-                body: Some(err.envelope(ctx.intune, &ids)),
+                body: Some(err.envelope(ctx.intune, ids)),
                 changed: false,
             }
         }
@@ -322,44 +375,29 @@ pub(crate) fn finish(
         Err(e) => GraphResponse {
             status: e.status(),
             headers: Vec::new(),
-            body: Some(e.envelope(ctx.intune, &ids)),
+            body: Some(e.envelope(ctx.intune, ids)),
             changed: false,
         },
     };
     resp.headers
-        .push(("request-id".into(), ctx.request_id.clone()));
+        .push(("request-id".into(), ids.request_id.to_string()));
+    resp.headers.push((
+        "client-request-id".into(),
+        ids.client_request_id.to_string(),
+    ));
     resp.headers
-        .push(("client-request-id".into(), ctx.client_request_id.clone()));
-    resp.headers.push(("x-ms-ags-diagnostic".into(), r#"{"ServerInfo":{"DataCenter":"Emulated","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graph-emulator"}}"#.into()));
+        .push(("x-ms-ags-diagnostic".into(), AGS_DIAGNOSTIC.into()));
     if !ctx.intune {
+        let template = ctx
+            .template
+            .trim_start_matches("/v1.0")
+            .trim_start_matches("/beta");
         resp.headers.push((
             "x-ms-resource-unit".into(),
-            resource_units(
-                &req.method,
-                ctx.template
-                    .trim_start_matches("/v1.0")
-                    .trim_start_matches("/beta"),
-            )
-            .to_string(),
+            resource_units(&req.method, template).to_string(),
         ));
     }
-    let seq = w.log.next_seq();
-    let record = RequestRecord {
-        seq,
-        time: now_rfc3339_millis(),
-        app_id: ctx.app.clone(),
-        method: req.method.clone(),
-        path: req.path.clone(),
-        template: ctx.template.clone(),
-        status: resp.status,
-        changed_state: resp.changed,
-        early: ctx.early,
-        in_batch: req.in_batch,
-        request_id: ctx.request_id.clone(),
-        client_request_id: req.client_request_id.clone(),
-        traceparent: req.traceparent.clone(),
-    };
-    tracing::info!(method = %req.method, template = %ctx.template, status = resp.status, app = ?ctx.app, request_id = %ctx.request_id, traceparent = ?req.traceparent, "Graph request served.");
-    w.log.record(record, ctx.flags);
     resp
 }
+
+const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Emulated","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graph-emulator"}}"#;

@@ -29,6 +29,10 @@ pub struct Timings {
     pub sync_secs: f64,
     /// Minimum interval between syncs (429 inside it, §7).
     pub sync_guard_secs: f64,
+    /// After `POST /groups`, member adds answer 400 "…do not exist" for this long (§3's
+    /// replication quirk). 0 (the default) turns the quirk off.
+    #[serde(default)]
+    pub group_replication_secs: f64,
 }
 
 impl Default for Timings {
@@ -38,6 +42,7 @@ impl Default for Timings {
             entra_device_secs: 120.0,
             sync_secs: 30.0,
             sync_guard_secs: 600.0,
+            group_replication_secs: 0.0,
         }
     }
 }
@@ -133,11 +138,13 @@ impl AppState {
         self.world().tenant.tenant.id.clone()
     }
 
-    /// The whole tenant as it is now (timers advanced first).
+    /// The whole tenant as it is now (timers advanced first), with the faults now in force.
     pub fn snapshot(&self) -> Fixture {
         let mut w = self.world();
         crate::lifecycle::advance(&mut w, Instant::now());
-        w.tenant.clone()
+        let mut f = w.tenant.clone();
+        f.faults = Some(w.faults.clone()).filter(|faults| !faults.is_empty());
+        f
     }
 
     /// Replaces the tenant; the log, counters, throttle windows and RNG restart too.
@@ -217,7 +224,7 @@ impl AppState {
             changed_state: false,
             early: false,
             in_batch: false,
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: w.new_id(),
             client_request_id: None,
             traceparent: None,
         };

@@ -1,11 +1,12 @@
 //! Throttling the way Graph does it: request budgets per workload family (identity = users,
 //! groups, devices; Intune = deviceManagement) per app per tenant in fixed windows (§11), scaled
-//! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window); one that
-//! arrives before the Retry-After it was given has elapsed is refused again and marked early,
-//! like Dev Proxy's RetryAfterPlugin. "Given" is per app and family, as the budget is; requests
-//! arriving within `earlyGraceMs` of the 429 were already on the wire when it was sent (a
-//! concurrent client cannot unsend them) and are refused but not counted as early.
-//! Decisions only; the pipeline writes the response.
+//! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window), and the
+//! whole scope (app × family) stays refused until then, as Graph's throttle scope does. A retry
+//! of the *same* request (method + path) that arrives before the Retry-After it was given is
+//! marked early, like Dev Proxy's RetryAfterPlugin; other requests that were merely in flight
+//! are refused but not blamed. A concurrent client also has identical requests in flight (two
+//! handlers adding members to one group): one arriving within `earlyGraceMs` of the 429 was on
+//! the wire before the client could know, so it is not blamed either. Decisions only; the pipeline writes the response.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -66,11 +67,11 @@ pub struct ThrottleConfig {
     /// Share of 429s sent without a Retry-After header (the client must back off by itself).
     #[serde(default)]
     pub retry_after_absent_share: f64,
-    /// Send fractional seconds (`0.02`) when the scaled wait is not whole; else round up.
+    /// At speed ≠ 1, send fractional seconds (`0.02`); else round up to whole seconds (always at speed 1).
     #[serde(default = "yes")]
     pub fractional_retry_after: bool,
-    /// Real milliseconds (not scaled by speed) after a 429 during which further requests of
-    /// the app were in flight already and are not early.
+    /// Real milliseconds (not scaled by speed) after a 429 during which an identical request
+    /// of the app was already in flight, and so is refused but not counted as early.
     #[serde(default = "default_early_grace_ms")]
     pub early_grace_ms: u64,
 }
@@ -83,23 +84,40 @@ fn yes() -> bool {
     true
 }
 
+impl ThrottleConfig {
+    /// Real Graph sends whole seconds, so at real time (speed 1) so does the emulator; a scaled
+    /// wait is a fraction of a second and is sent as one unless fractions are turned off.
+    pub fn fractional_at(&self, speed: Speed) -> bool {
+        self.fractional_retry_after && speed.factor() != 1.0
+    }
+}
+
 impl Default for ThrottleConfig {
-    /// §11's published limits for a small tenant.
+    /// §11's published limits for a small tenant: per app per tenant, and per tenant for all apps.
     fn default() -> Self {
-        let b = |family, kind, limit, window_secs| Budget {
+        let b = |family, kind, scope, limit, window_secs| Budget {
             family,
             kind,
-            scope: Scope::App,
+            scope,
             limit,
             window_secs,
         };
         ThrottleConfig {
             enabled: true,
             budgets: vec![
-                b(Family::Identity, Kind::ResourceUnits, 3_500, 10.0),
-                b(Family::Identity, Kind::Writes, 3_000, 150.0),
-                b(Family::Intune, Kind::Writes, 100, 20.0),
-                b(Family::Intune, Kind::Requests, 1_000, 20.0),
+                b(
+                    Family::Identity,
+                    Kind::ResourceUnits,
+                    Scope::App,
+                    3_500,
+                    10.0,
+                ),
+                b(Family::Identity, Kind::Writes, Scope::App, 3_000, 150.0),
+                b(Family::Identity, Kind::Writes, Scope::Tenant, 18_000, 300.0),
+                b(Family::Intune, Kind::Writes, Scope::App, 100, 20.0),
+                b(Family::Intune, Kind::Requests, Scope::App, 1_000, 20.0),
+                b(Family::Intune, Kind::Writes, Scope::Tenant, 200, 20.0),
+                b(Family::Intune, Kind::Requests, Scope::Tenant, 2_000, 20.0),
             ],
             retry_after_absent_share: 0.0,
             fractional_retry_after: true,
@@ -125,8 +143,9 @@ pub enum Verdict {
 pub struct ThrottleState {
     windows: HashMap<(usize, String), (Instant, u64)>,
     not_before: HashMap<(String, Family), Instant>,
-    /// When the current window's first 429 was sent, per app and family.
-    told_at: HashMap<(String, Family), Instant>,
+    /// When each refused request (`app method path`) may come back.
+    /// (told at, due): when the Retry-After was sent, and when it elapses.
+    retry_due: HashMap<String, (Instant, Instant)>,
 }
 
 /// One request as the throttle sees it.
@@ -136,6 +155,8 @@ pub struct Charge<'a> {
     pub family: Family,
     pub write: bool,
     pub resource_units: u64,
+    /// `METHOD /path` — what identifies a retry of the same request.
+    pub request: &'a str,
 }
 
 impl ThrottleState {
@@ -151,15 +172,17 @@ impl ThrottleState {
             return Verdict::Pass;
         }
         let key = (c.app.to_string(), c.family);
+        let retry_key = format!("{} {}", c.app, c.request);
         if let Some(&nb) = self.not_before.get(&key)
             && now < nb
         {
             let grace = Duration::from_millis(cfg.early_grace_ms);
             let early = self
-                .told_at
-                .get(&key)
-                .is_some_and(|&told| now > told + grace);
-            let retry_after = Some(format_retry_after(nb - now, cfg.fractional_retry_after));
+                .retry_due
+                .get(&retry_key)
+                .is_some_and(|&(told, due)| now < due && now > told + grace);
+            self.retry_due.insert(retry_key, (now, nb));
+            let retry_after = Some(format_retry_after(nb - now, cfg.fractional_at(speed)));
             return Verdict::Throttled {
                 retry_after,
                 early,
@@ -172,11 +195,13 @@ impl ThrottleState {
                 let absent = cfg.retry_after_absent_share > 0.0
                     && rng.random_bool(cfg.retry_after_absent_share.clamp(0.0, 1.0));
                 let retry_after =
-                    (!absent).then(|| format_retry_after(wait, cfg.fractional_retry_after));
+                    (!absent).then(|| format_retry_after(wait, cfg.fractional_at(speed)));
                 // An early retry is judged against what the client was told, not the exact window.
                 if let Some(text) = &retry_after {
-                    self.told_at.insert(key.clone(), now);
-                    self.not_before.insert(key, now + retry_after_as_sent(text));
+                    let due = now + retry_after_as_sent(text);
+                    self.not_before.insert(key, due);
+                    self.forget_past_retries(now);
+                    self.retry_due.insert(retry_key, (now, due));
                 }
                 Verdict::Throttled {
                     retry_after,
@@ -184,6 +209,13 @@ impl ThrottleState {
                     scope: scope_text(c, scope),
                 }
             }
+        }
+    }
+
+    /// Keeps the retry map small: entries whose time has passed can no longer be early.
+    fn forget_past_retries(&mut self, now: Instant) {
+        if self.retry_due.len() > 10_000 {
+            self.retry_due.retain(|_, (_, due)| *due > now);
         }
     }
 
@@ -246,6 +278,7 @@ mod tests {
     fn intune_write<'a>(app: &'a str) -> Charge<'a> {
         Charge {
             app,
+            request: "POST /x",
             tenant: "t",
             family: Family::Intune,
             write: true,
@@ -254,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn requests_already_in_flight_when_the_429_went_out_are_refused_but_not_early() {
+    fn an_identical_request_already_in_flight_when_the_429_went_out_is_not_early() {
         let (cfg, speed) = (ThrottleConfig::default(), Speed::new(1.0));
         let mut st = ThrottleState::default();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
@@ -295,6 +328,16 @@ mod tests {
         assert_eq!(
             st.decide(&cfg, speed, &intune_write("b"), t0, &mut rng),
             Verdict::Pass
+        );
+        // A different request in flight is refused, but it is not a retry: not early.
+        let other = Charge {
+            request: "GET /y",
+            ..intune_write("a")
+        };
+        let refused = st.decide(&cfg, speed, &other, t0, &mut rng);
+        assert!(
+            matches!(refused, Verdict::Throttled { early: false, .. }),
+            "{refused:?}"
         );
         let early = st.decide(
             &cfg,

@@ -174,6 +174,20 @@ fn authenticate(
             "Invalid client_assertion_type.".into(),
         ));
     }
+    authenticate_assertion(app, assertion)
+}
+
+/// Workload identity federation: the assertion's issuer, subject and audience must match one of
+/// the app's federated credentials, and it must not have expired.
+fn authenticate_assertion(app: &AppRegistration, assertion: &str) -> Result<(), AadError> {
+    let invalid = |code, text: &str| {
+        AadError(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            code,
+            text.to_string(),
+        )
+    };
     let claims = jwt_payload(assertion)
         .ok_or_else(|| invalid(50027, "JWT token is invalid or malformed."))?;
     if claims

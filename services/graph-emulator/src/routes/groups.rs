@@ -3,6 +3,8 @@
 //! Device.ReadWrite.All), `PATCH` with `members@odata.bind` (≤ 20, all or nothing), removal,
 //! direct-membership reads, and `POST /groups` for tests.
 
+use std::time::Instant;
+
 use serde_json::{Map, Value};
 
 use super::Call;
@@ -84,6 +86,8 @@ pub fn create(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
         group_types,
         membership_rule: text("membershipRule"),
         members: Vec::new(),
+        replicated_at: (w.timings.group_replication_secs > 0.0)
+            .then(|| call.now + w.speed.scaled_secs(w.timings.group_replication_secs)),
     };
     let body = group_json(&group);
     w.tenant.groups.push(group);
@@ -92,6 +96,11 @@ pub fn create(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
 
 /// Why `member` cannot be added to `group` right now, if it cannot.
 fn check_addable(w: &World, group: &Group, member: &str, roles: &[String]) -> Result<(), ApiError> {
+    if group.replicated_at.is_some_and(|t| Instant::now() < t) {
+        return Err(ApiError::bad(
+            "The source resource object or one of the objects being referenced do not exist.",
+        ));
+    }
     if group.is_dynamic() {
         return Err(ApiError::bad(
             "Insufficient privileges to complete the operation. Members of a group with dynamic membership cannot be changed.",

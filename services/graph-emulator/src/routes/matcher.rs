@@ -3,6 +3,8 @@
 //! ordinary key segment, and alternate keys (`/devices(deviceId='…')`, §8) matched as one
 //! segment with a prefix and suffix. A `$`-prefixed key in a plain segment is refused (§2).
 
+use std::sync::LazyLock;
+
 use percent_encoding::percent_decode_str;
 
 use super::{ROUTES, Route};
@@ -34,18 +36,22 @@ struct Segment {
 /// Matches `rest` (the path after `/v1.0` or `/beta`, still percent-encoded).
 pub fn match_route(method: &str, rest: &str, beta: bool) -> Result<Matched, NoMatch> {
     let segments = split_segments(rest);
-    let mut best: Option<(usize, &'static Route, Vec<usize>)> = None;
+    let mut best: Option<(usize, &'static Route, &'static [&'static str], Vec<usize>)> = None;
     let mut shape_found = false;
-    for r in ROUTES.iter().filter(|r| beta || !r.beta_only) {
-        let Some((score, keys)) = match_template(r.template, &segments) else {
+    for (r, parts) in ROUTES
+        .iter()
+        .zip(PARTS.iter())
+        .filter(|(r, _)| beta || !r.beta_only)
+    {
+        let Some((score, keys)) = match_template(parts, &segments) else {
             continue;
         };
         shape_found = true;
         if r.method == method && best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, r, keys));
+            best = Some((score, r, parts, keys));
         }
     }
-    let Some((_, route, keys)) = best else {
+    let Some((_, route, parts, keys)) = best else {
         return Err(if shape_found {
             NoMatch::Method
         } else {
@@ -59,13 +65,13 @@ pub fn match_route(method: &str, rest: &str, beta: bool) -> Result<Matched, NoMa
     };
     for (i, kind) in keys.into_iter().enumerate().filter(|(_, kind)| *kind != 0) {
         let seg = &segments[i];
-        let value = extract_key(route.template, i, &seg.decoded).unwrap_or_default();
+        let value = extract_key(parts[i], &seg.decoded).unwrap_or_default();
         if kind == 1 && !seg.quoted && value.starts_with('$') {
             return Err(NoMatch::DollarKey(seg.raw.clone()));
         }
         m.params.push(value);
         m.raw_params
-            .push(extract_key(route.template, i, &seg.raw).unwrap_or_default());
+            .push(extract_key(parts[i], &seg.raw).unwrap_or_default());
     }
     Ok(m)
 }
@@ -111,9 +117,16 @@ fn key_syntax(seg: &str) -> Option<(String, String)> {
     Some((name.to_string(), crate::query::string_literal(lit)?))
 }
 
-/// Per template segment: 0 = literal/pattern matched, 1 = `{id}` key; plus a literal score.
-fn match_template(template: &str, segs: &[Segment]) -> Option<(usize, Vec<usize>)> {
-    let parts: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+/// Each route's template split into segments once (matching runs on every request).
+static PARTS: LazyLock<Vec<Vec<&'static str>>> = LazyLock::new(|| {
+    ROUTES
+        .iter()
+        .map(|r| r.template.split('/').filter(|s| !s.is_empty()).collect())
+        .collect()
+});
+
+/// Per template segment: 0 = literal, 1 = `{id}` key, 2 = `prefix{id}suffix`; plus a literal score.
+fn match_template(parts: &[&str], segs: &[Segment]) -> Option<(usize, Vec<usize>)> {
     if parts.len() != segs.len() {
         return None;
     }
@@ -139,9 +152,8 @@ fn match_template(template: &str, segs: &[Segment]) -> Option<(usize, Vec<usize>
     Some((score, kinds))
 }
 
-/// The key carried by template segment `i`, if it is `{id}` or a `prefix{id}suffix` pattern.
-fn extract_key(template: &str, i: usize, text: &str) -> Option<String> {
-    let part = template.split('/').filter(|s| !s.is_empty()).nth(i)?;
+/// The key carried by a template segment, if it is `{id}` or a `prefix{id}suffix` pattern.
+fn extract_key(part: &str, text: &str) -> Option<String> {
     let (pre, post) = part.split_once("{id}")?;
     if pre.is_empty() && post.is_empty() {
         return Some(text.to_string());

@@ -121,3 +121,59 @@ fn the_sample_fixture_file_is_the_demo_tenant() {
         serde_json::to_value(Fixture::demo()).unwrap()
     );
 }
+
+#[tokio::test]
+async fn admin_throttle_timings_and_token_can_be_set_over_http() {
+    let e = spawn().await;
+    let throttle = json!({ "enabled": true, "budgets": [{ "family": "identity", "kind": "requests", "limit": 1, "windowSecs": 60 }], "fractionalRetryAfter": false });
+    assert_eq!(
+        e.http
+            .put(e.url("/_emulator/throttle"))
+            .json(&throttle)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(e.admin("throttle").await["budgets"][0]["limit"], 1);
+    let timings =
+        json!({ "importSecs": 1, "entraDeviceSecs": 2, "syncSecs": 3, "syncGuardSecs": 4 });
+    assert_eq!(
+        e.http
+            .put(e.url("/_emulator/timings"))
+            .json(&timings)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(e.admin("timings").await["syncGuardSecs"], 4.0);
+    let issued: serde_json::Value = e
+        .http
+        .post(e.url("/_emulator/token"))
+        .json(&json!({ "clientId": NEW_HIRE.client_id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = issued["access_token"].as_str().unwrap();
+    let path = format!("/v1.0/users/{USER_ADA}");
+    assert_eq!(
+        e.call_with_token(Some(token), "GET", &path, None, &[])
+            .await
+            .status,
+        200
+    );
+    let second = e
+        .call_with_token(Some(token), "GET", &path, None, &[])
+        .await;
+    assert_eq!(
+        (second.status, second.header("retry-after")),
+        (429, Some("60")),
+        "whole seconds when fractions are off"
+    );
+}

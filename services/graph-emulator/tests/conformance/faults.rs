@@ -39,11 +39,29 @@ async fn s11_intune_writes_over_budget_are_429_with_a_fractional_retry_after_and
             .unwrap()
             .starts_with("Tenant_Application/")
     );
-    let early = e.get(DEVICE_PURCHASED, SYNC_SETTINGS).await;
-    assert_eq!(early.status, 429, "arrived before its Retry-After elapsed");
-    let counters = e.emu.state().counters();
-    assert_eq!(counters.early_retries, 1);
-    assert!(e.emu.requests().iter().any(|r| r.early && r.status == 429));
+    let in_flight = e.get(DEVICE_PURCHASED, SYNC_SETTINGS).await;
+    assert_eq!(
+        in_flight.status, 429,
+        "the whole app x Intune scope waits out the Retry-After"
+    );
+    let retry = e
+        .call(DEVICE_PURCHASED, "POST", IMPORTS, Some(body.clone()))
+        .await;
+    assert_eq!(
+        retry.status, 429,
+        "the same request retried before its Retry-After elapsed"
+    );
+    assert_eq!(
+        e.emu.state().counters().early_retries,
+        1,
+        "only the retry is early, not the other request"
+    );
+    let log = e.emu.requests();
+    assert!(
+        log.iter()
+            .any(|r| r.early && r.method == "POST" && r.status == 429)
+    );
+    assert!(!log.iter().any(|r| r.early && r.method == "GET"));
     // Reads of another workload family are unaffected.
     assert_eq!(
         e.get(NEW_HIRE, &format!("/v1.0/users/{USER_ADA}"))

@@ -321,3 +321,41 @@ async fn s3_post_groups_creates_a_group_and_remove_member_deletes_the_ref() {
         404
     );
 }
+
+#[tokio::test]
+async fn s3_a_just_created_group_refuses_adds_until_replicated_when_the_quirk_is_on() {
+    let e = spawn_with(|c| {
+        c.speed = 100.0;
+        c.timings.group_replication_secs = 50.0; // 0.5 s real
+    })
+    .await;
+    let body = json!({ "displayName": "Fresh", "mailNickname": "fresh", "mailEnabled": false, "securityEnabled": true });
+    let gid = e
+        .call(TENANT_ADMIN, "POST", "/v1.0/groups", Some(body))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1.0/groups/{gid}/members/$ref");
+    let early = e
+        .call(NEW_HIRE, "POST", &path, Some(odata_id(USER_ADA)))
+        .await;
+    assert_eq!(early.status, 400);
+    assert_eq!(
+        early.message(),
+        "The source resource object or one of the objects being referenced do not exist."
+    );
+    crate::helpers::eventually(
+        "the group to replicate",
+        std::time::Duration::from_secs(10),
+        || async {
+            (e.call(NEW_HIRE, "POST", &path, Some(odata_id(USER_ADA)))
+                .await
+                .status
+                == 204)
+                .then_some(())
+        },
+    )
+    .await;
+}

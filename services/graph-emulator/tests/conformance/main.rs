@@ -13,6 +13,8 @@ mod auth;
 mod autopilot;
 /// §4 JSON batching.
 mod batch;
+/// The `graph-emulator` binary: flags, start-up time, CA file, SIGTERM.
+mod cli;
 /// §11 throttling, injected faults.
 mod faults;
 /// §3 group membership writes and reads, paging.

@@ -128,6 +128,20 @@ async fn s12_a_wrong_secret_is_401_invalid_client() {
 }
 
 #[tokio::test]
+async fn s12_the_secret_may_come_by_http_basic_auth() {
+    let e = spawn().await;
+    let r = e
+        .http
+        .post(e.url(&format!("/{TENANT_ID}/oauth2/v2.0/token")))
+        .basic_auth(NEW_HIRE.client_id, Some(NEW_HIRE.client_secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
 async fn s12_an_unknown_app_is_unauthorized_client_aadsts700016() {
     let e = spawn().await;
     let (status, body) = e
