@@ -9,15 +9,12 @@
 //! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published |
 #![forbid(unsafe_code)]
 
-mod intake;
-mod output;
-mod publish;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use output::Output;
+use onboardctl::output::Output;
+use onboardctl::{demo, intake, publish};
 use shared::config::{Service, Settings};
 use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
@@ -46,6 +43,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole product on this machine: the Graph emulator, every service, the sample
+    /// files in examples/ published, and the tenant's final state printed.
+    Demo {
+        /// Folder with hires.csv and autopilot-hashes.csv.
+        #[arg(long, default_value = "examples")]
+        examples: PathBuf,
+        /// Emulated time runs this many times faster than real time.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+    },
     /// Publish events: one from flags, or every valid row of a CSV file.
     #[command(args_conflicts_with_subcommands = true)]
     Publish {
@@ -135,8 +142,23 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Demo { examples, speed } = cli.command {
+        let opts = demo::DemoOptions {
+            examples,
+            speed,
+            ..demo::DemoOptions::default()
+        };
+        let summary = demo::run(opts, cli.output).await?;
+        cli.output.print(&summary, || demo::render(&summary));
+        return Ok(if summary.without_outcome == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(PARTIAL)
+        });
+    }
     let settings = load_settings(cli.config.as_deref())?;
     match cli.command {
+        Command::Demo { .. } => unreachable!("handled above"),
         Command::Publish {
             from_csv: Some(path),
             kind,

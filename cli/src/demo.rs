@@ -1,0 +1,352 @@
+//! `onboardctl demo`: the whole product on one machine, on embedded defaults. It starts the
+//! Graph emulator (the built-in demo tenant, emulated time sped up) and every service
+//! in-process against the local RabbitMQ, publishes the sample files in `examples/` exactly as
+//! `publish --from-csv` would, waits until every event has an outcome (or a dead letter), and
+//! prints what is now true in the tenant.
+//!
+//! Not for: production (the services run as their own binaries there) or tests' assertions
+//! (the e2e tests drive the same pieces with their own isolation).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use graph_emulator::demo::{self as tenant, DemoApp};
+use graph_emulator::{EmulatorConfig, Fixture, RunningEmulator};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use serde::Serialize;
+use shared::amqp::Publisher;
+use shared::config::{Service, Settings};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::output::Output;
+use crate::publish::{self, CsvKind};
+
+/// What the demo is started with; the defaults are what `scripts/demo` runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Folder with `hires.csv` and `autopilot-hashes.csv`.
+    pub examples: PathBuf,
+    /// Emulated time runs this many times faster (imports take ~60 s in a real tenant).
+    pub speed: f64,
+    /// Prefix for the exchange and queues; empty = the embedded defaults (`onboarding`, ...).
+    pub prefix: String,
+    /// Give up waiting for outcomes after this long.
+    pub timeout: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            examples: PathBuf::from("examples"),
+            speed: 60.0,
+            prefix: String::new(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The tenant after the demo: one line per hire and per device.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub published: usize,
+    pub outcomes: BTreeMap<String, usize>,
+    /// Events still without an outcome at the end (dead-lettered, or still retrying).
+    pub without_outcome: usize,
+    pub hires: Vec<HireState>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HireState {
+    pub user_principal_name: String,
+    pub may_join_devices: bool,
+    pub groups: Vec<String>,
+}
+
+/// Runs the demo and returns the summary (the caller prints it).
+pub async fn run(opts: DemoOptions, out: Output) -> anyhow::Result<Summary> {
+    let emulator = RunningEmulator::start(EmulatorConfig {
+        speed: opts.speed,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .context("starting the Graph emulator")?;
+    let ca_file = std::env::temp_dir().join(format!("onboarding-demo-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, emulator.ca_pem()).context("writing the emulator's CA")?;
+    let env = DemoEnv {
+        emulator: &emulator,
+        ca_file: &ca_file,
+        prefix: &opts.prefix,
+    };
+    let stop = CancellationToken::new();
+    let base = env.settings(tenant::ONBOARDCTL)?;
+    let outcomes = OutcomeCounter::bind(&base).await?;
+    let services = vec![
+        spawn(
+            Service::NewHire,
+            env.settings(tenant::NEW_HIRE)?,
+            stop.clone(),
+        )
+        .await?,
+    ];
+    progress(
+        out,
+        "Graph emulator and services started; publishing the sample files.",
+    );
+
+    let hires = publish::publish_csv(
+        &base,
+        &opts.examples.join("hires.csv"),
+        CsvKind::Hr,
+        None,
+        out,
+    )
+    .await?;
+    let published = hires.published;
+    let counts = outcomes.wait_for(published, opts.timeout).await;
+    stop.cancel();
+    for service in services {
+        service.await.context("service task")?.context("service")?;
+    }
+    let summary = summarise(&emulator.state().snapshot(), published, counts);
+    let _ = std::fs::remove_file(&ca_file);
+    emulator.shutdown().await;
+    Ok(summary)
+}
+
+/// Human progress lines on stderr (never in JSON output).
+fn progress(out: Output, line: &str) {
+    if out == Output::Table {
+        eprintln!("demo: {line}");
+    }
+}
+
+struct DemoEnv<'a> {
+    emulator: &'a RunningEmulator,
+    ca_file: &'a Path,
+    prefix: &'a str,
+}
+
+impl DemoEnv<'_> {
+    /// Embedded defaults, pointed at the emulator as `app`; names prefixed when asked.
+    fn settings(&self, app: DemoApp) -> anyhow::Result<Settings> {
+        let mut env: HashMap<String, String> = [
+            ("GRAPH__BASE_URL", self.emulator.base_url()),
+            ("GRAPH__AUTHORITY_HOST", self.emulator.authority_host()),
+            ("GRAPH__TENANT_ID", tenant::TENANT_ID.to_owned()),
+            ("GRAPH__CLIENT_ID", app.client_id.to_owned()),
+            ("GRAPH__CLIENT_SECRET", app.client_secret.to_owned()),
+            ("GRAPH__CA_FILE", self.ca_file.display().to_string()),
+            ("HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+            ("AMQP__DELAY_TIERS", "1s,5s".to_owned()),
+            ("NEW_HIRE__JOIN_GROUP_ID", tenant::GROUP_JOIN.to_owned()),
+            (
+                "NEW_HIRE__DEPARTMENT_GROUPS__ENGINEERING",
+                tenant::GROUP_ENGINEERING.to_owned(),
+            ),
+            (
+                "NEW_HIRE__DEPARTMENT_GROUPS__SALES",
+                tenant::GROUP_SALES.to_owned(),
+            ),
+            (
+                "DEVICE_PURCHASED__DEVICE_GROUP_ID",
+                tenant::GROUP_AUTOPILOT_DEVICES.to_owned(),
+            ),
+            (
+                "TELEMETRY__LOG_FILTER",
+                std::env::var("DEMO_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            ),
+            ("TELEMETRY__LOG_FORMAT", "pretty".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("ONBOARDING__{k}"), v))
+        .collect();
+        if !self.prefix.is_empty() {
+            let p = self.prefix;
+            env.insert("ONBOARDING__AMQP__EXCHANGE".into(), p.to_owned());
+            for (key, name) in [
+                ("NEW_HIRE", "new-hire"),
+                ("DEVICE_PURCHASED", "device-purchased"),
+                ("DEVICE_SHIPPED", "device-shipped"),
+            ] {
+                env.insert(
+                    format!("ONBOARDING__AMQP__QUEUES__{key}"),
+                    format!("{p}.{name}"),
+                );
+            }
+        }
+        Ok(shared::config::load(None, env)?)
+    }
+}
+
+type ServiceTask = JoinHandle<Result<(), shared::service::ServiceError>>;
+
+/// Starts one service in-process and waits until its topology is declared.
+async fn spawn(
+    service: Service,
+    settings: Settings,
+    stop: CancellationToken,
+) -> anyhow::Result<ServiceTask> {
+    settings.validate(service)?;
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = http.local_addr()?;
+    let task = match service {
+        Service::NewHire => tokio::spawn(new_hire::run(settings, http, stop)),
+        other => anyhow::bail!("{} is not part of the demo yet", other.name()),
+    };
+    wait_ready(addr)
+        .await
+        .with_context(|| format!("{} did not become ready", service.name()))?;
+    Ok(task)
+}
+
+async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let url = format!("http://{addr}/readyz");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+    anyhow::bail!("/readyz never answered 200 within 30 s")
+}
+
+/// Counts outcome events (and dead letters) as they arrive on an exclusive queue.
+struct OutcomeCounter {
+    rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    _publisher: Publisher,
+}
+
+impl OutcomeCounter {
+    async fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let publisher = Publisher::connect(&settings.amqp, "onboardctl-demo").await?;
+        let channel = publisher.channel().clone();
+        shared::amqp::topology::declare_exchange(&channel, &settings.amqp.exchange).await?;
+        let opts = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare("".into(), opts, FieldTable::default())
+            .await?;
+        let name = queue.name().clone();
+        channel
+            .queue_bind(
+                name.clone(),
+                settings.amqp.exchange.as_str().into(),
+                "onboarding.#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                name,
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(delivery)) = consumer.next().await {
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+                if tx.send(delivery.routing_key.to_string()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(OutcomeCounter {
+            rx,
+            _publisher: publisher,
+        })
+    }
+
+    /// Waits until `expected` outcomes arrived or `timeout` passed; returns counts by type.
+    async fn wait_for(mut self, expected: usize, timeout: Duration) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut seen = 0;
+        while seen < expected {
+            tokio::select! {
+                Some(key) = self.rx.recv() => { *counts.entry(key).or_insert(0) += 1; seen += 1; }
+                _ = &mut deadline => break,
+            }
+        }
+        counts
+    }
+}
+
+fn summarise(tenant: &Fixture, published: usize, outcomes: BTreeMap<String, usize>) -> Summary {
+    let group_name = |id: &str| {
+        tenant
+            .groups
+            .iter()
+            .find(|g| g.id == id)
+            .map_or(id.to_owned(), |g| g.display_name.clone())
+    };
+    let hires = tenant
+        .users
+        .iter()
+        .filter(|u| u.employee_id.is_some()) // the users HR manages
+        .map(|user| {
+            let groups: Vec<String> = tenant
+                .groups
+                .iter()
+                .filter(|g| g.members.contains(&user.id))
+                .map(|g| group_name(&g.id))
+                .collect();
+            let may_join = tenant
+                .groups
+                .iter()
+                .any(|g| g.id == tenant::GROUP_JOIN && g.members.contains(&user.id));
+            HireState {
+                user_principal_name: user.user_principal_name.clone(),
+                may_join_devices: may_join,
+                groups,
+            }
+        })
+        .collect();
+    let delivered: usize = outcomes.values().sum();
+    Summary {
+        published,
+        without_outcome: published.saturating_sub(delivered),
+        outcomes,
+        hires,
+    }
+}
+
+/// The summary as a person reads it.
+pub fn render(summary: &Summary) -> String {
+    let mut lines = vec![format!(
+        "Published {} events; outcomes: {:?}",
+        summary.published, summary.outcomes
+    )];
+    lines.push("Hires (user | may join devices | groups):".to_owned());
+    for h in &summary.hires {
+        lines.push(format!(
+            "  {:<28} | {:<3} | {}",
+            h.user_principal_name,
+            if h.may_join_devices { "yes" } else { "no" },
+            h.groups.join(", ")
+        ));
+    }
+    if summary.without_outcome > 0 {
+        lines.push(format!(
+            "{} events have no outcome yet: see `onboardctl dead list`",
+            summary.without_outcome
+        ));
+    }
+    lines.join("\n")
+}

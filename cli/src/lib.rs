@@ -1,0 +1,14 @@
+//! `onboardctl`, the operator's tool, as a library: each verb is a module, so the binary stays a
+//! thin argument parser and tests can call the verbs directly.
+//!
+//! - [`intake`]: reading the CSV files admins have (hardware hashes, HR), row by row.
+//! - [`publish`]: publishing events, one or a whole file, with confirms.
+//! - [`demo`]: the README's main job: broker, emulator and services in one process, sample
+//!   events, and a summary of the tenant's final state.
+//! - [`output`]: `--output table|json`.
+#![forbid(unsafe_code)]
+
+pub mod demo;
+pub mod intake;
+pub mod output;
+pub mod publish;
