@@ -41,6 +41,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run; boxing the larger variant would only obscure the clap derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole product on this machine: the Graph emulator, every service, the sample
