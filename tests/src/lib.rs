@@ -228,20 +228,26 @@ impl TestEnv {
     }
 }
 
-/// A binary of this workspace, built next to the test binary (`target/<profile>/<name>`).
+/// A binary of this workspace, built in the same profile as the running executable: next to it
+/// (a bench in `target/<profile>/`) or one folder up (a test in `target/<profile>/deps/`).
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo build -p {name}` first",
-        path.display()
-    );
-    path
+    let exe = std::env::current_exe().expect("running executable path");
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .collect();
+    candidates
+        .iter()
+        .find(|path| path.exists())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not built next to {}; run `cargo build -p {name}` first",
+                exe.display()
+            )
+        })
 }
 
 /// The environment a service of this test would be started with.
