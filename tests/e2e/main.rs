@@ -9,5 +9,7 @@ mod new_hire;
 mod dead_letters;
 // Throttling storms, cut broker connections and SIGTERM: nothing lost, nothing done twice.
 mod resilience;
+// Our Graph client against the emulator: escaping, paging, credentials.
+mod graph_client;
 // The README stays true to the code.
 mod docs;
