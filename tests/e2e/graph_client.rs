@@ -7,7 +7,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use e2e::TestEnv;
 use graph_emulator::{EmulatorConfig, demo};
-use shared::graph::api::GraphApi;
 use shared::graph::{GraphClient, NoopObserver};
 use shared::ids::{EmployeeId, SerialNumber, Upn};
 

@@ -291,3 +291,48 @@ async fn shadow_mode_reads_but_writes_nothing_and_logs_every_intended_write() {
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
+
+#[tokio::test]
+async fn one_trace_spans_the_publisher_the_consumer_every_graph_call_and_the_outcome() {
+    use tracing::Instrument as _;
+    let env = TestEnv::spawn("one_trace_per_event").await;
+    let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
+
+    // The start-up check's Graph calls are the service's own trace, not the event's.
+    let before = env.emulator.requests().len();
+    let span = tracing::info_span!("hr_system_publishes");
+    let trace_id = span
+        .in_scope(shared::telemetry::current_trace_id)
+        .expect("the test's span is recorded");
+    env.publish_hire(TestEnv::hire(demo::UPN_ADA, "E1001", None))
+        .instrument(span)
+        .await;
+    let outcome = env.outcomes.next("onboarding.user.ready", OUTCOME).await;
+
+    let outcome_parent = outcome
+        .header("traceparent")
+        .expect("the outcome carries the trace");
+    assert!(
+        outcome_parent.contains(&trace_id),
+        "{outcome_parent} continues {trace_id}"
+    );
+    let graph_calls: Vec<_> = env
+        .emulator
+        .requests()
+        .into_iter()
+        .skip(before)
+        .filter(|r| r.template.starts_with("/v1.0/"))
+        .collect();
+    assert!(!graph_calls.is_empty());
+    for call in &graph_calls {
+        let parent = call.traceparent.as_deref().unwrap_or("none");
+        assert!(
+            parent.contains(&trace_id),
+            "{} {} carried {parent}, not {trace_id}: {graph_calls:#?}",
+            call.method,
+            call.template
+        );
+    }
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}

@@ -236,6 +236,9 @@ impl Core {
             .bearer_auth(token)
             .header("client-request-id", &client_request_id)
             .header("Accept", "application/json");
+        for (name, value) in crate::telemetry::trace_context_http_headers() {
+            req = req.header(name, value);
+        }
         if let Some(body) = &call.body {
             req = req.json(body);
         } else if call.method == Method::POST {

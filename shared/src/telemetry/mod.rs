@@ -151,6 +151,15 @@ pub fn inject_trace_context(headers: &mut FieldTable) {
     TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
 }
 
+/// `traceparent` (and `tracestate`) of the current span as HTTP header pairs, for outgoing
+/// requests: Graph ignores them, but a proxy or the emulator logs them with the trace.
+pub fn trace_context_http_headers() -> Vec<(String, String)> {
+    let cx = tracing::Span::current().context();
+    let mut pairs = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut pairs);
+    pairs.into_iter().collect()
+}
+
 /// Reads `traceparent`/`tracestate` from `headers`; an empty context when absent or malformed.
 pub fn extract_trace_context(headers: &FieldTable) -> opentelemetry::Context {
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
