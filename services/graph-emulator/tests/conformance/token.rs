@@ -142,6 +142,58 @@ async fn s12_the_secret_may_come_by_http_basic_auth() {
 }
 
 #[tokio::test]
+async fn s12_an_expired_secret_is_aadsts7000222_and_several_resources_aadsts700022() {
+    let e = crate::helpers::spawn_with(|c| {
+        c.fixture
+            .apps
+            .iter_mut()
+            .find(|a| a.client_id == NEW_HIRE.client_id)
+            .unwrap()
+            .client_secret_expired = true
+    })
+    .await;
+    let form = |scope| {
+        [
+            ("client_id", NEW_HIRE.client_id),
+            ("client_secret", NEW_HIRE.client_secret),
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+        ]
+    };
+    let (status, body) = e.token_request(TENANT_ID, &form(GRAPH_SCOPE)).await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (401, Some(7000222))
+    );
+    let (status, body) = e
+        .token_request(
+            TENANT_ID,
+            &form("https://graph.microsoft.com/.default https://vault.azure.net/.default"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (401, Some(7000222)),
+        "the credential is judged first"
+    );
+    let ok = crate::helpers::spawn().await;
+    let (status, body) = ok
+        .token_request(
+            TENANT_ID,
+            &form("https://graph.microsoft.com/.default https://vault.azure.net/.default"),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_codes"][0].as_u64()
+        ),
+        (400, Some("invalid_scope"), Some(700022))
+    );
+}
+
+#[tokio::test]
 async fn s12_an_unknown_app_is_unauthorized_client_aadsts700016() {
     let e = spawn().await;
     let (status, body) = e
