@@ -81,6 +81,9 @@ pub struct AppRegistration {
     #[serde(default)]
     pub client_secret: Option<String>,
     pub permissions: Vec<String>,
+    /// The secret exists but has expired: using it answers AADSTS7000222.
+    #[serde(default)]
+    pub client_secret_expired: bool,
     #[serde(default)]
     pub federated_credentials: Vec<FederatedCredential>,
 }
@@ -159,6 +162,9 @@ pub struct Group {
     pub group_types: Vec<String>,
     #[serde(default)]
     pub membership_rule: Option<String>,
+    /// Role-assignable: member writes also need RoleManagement.ReadWrite.Directory (§3).
+    #[serde(default)]
+    pub is_assignable_to_role: bool,
     /// Direct members' object ids (users, devices, groups). Dynamic groups compute theirs.
     #[serde(default)]
     pub members: Vec<String>,

@@ -150,6 +150,13 @@ fn authenticate(
         .or(basic_secret)
     {
         return match &app.client_secret {
+            Some(s) if s == secret && app.client_secret_expired => Err(invalid(
+                7000222,
+                &format!(
+                    "The provided client secret keys for app '{}' are expired.",
+                    app.client_id
+                ),
+            )),
             Some(s) if s == secret => Ok(()),
             _ => Err(invalid(
                 7000215,
@@ -250,10 +257,12 @@ fn check_scope(scope: &str) -> Result<(), AadError> {
     let text = format!(
         "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
     );
+    // §12: several resources in one request is its own code.
+    let code = if scopes.len() > 1 { 700022 } else { 70011 };
     Err(AadError(
         StatusCode::BAD_REQUEST,
         "invalid_scope",
-        70011,
+        code,
         text,
     ))
 }

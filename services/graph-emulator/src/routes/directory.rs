@@ -62,7 +62,7 @@ pub fn group_json(g: &Group) -> Value {
     json!({
         "id": g.id, "displayName": g.display_name, "description": g.description,
         "mailEnabled": g.mail_enabled, "mailNickname": g.mail_nickname, "securityEnabled": g.security_enabled,
-        "groupTypes": g.group_types, "membershipRule": g.membership_rule,
+        "groupTypes": g.group_types, "membershipRule": g.membership_rule, "isAssignableToRole": g.is_assignable_to_role,
         "membershipRuleProcessingState": if g.is_dynamic() { Some("On") } else { None },
     })
 }

@@ -85,6 +85,10 @@ pub fn create(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
         mail_enabled,
         group_types,
         membership_rule: text("membershipRule"),
+        is_assignable_to_role: b
+            .get("isAssignableToRole")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         members: Vec::new(),
         replicated_at: (w.timings.group_replication_secs > 0.0)
             .then(|| call.now + w.speed.scaled_secs(w.timings.group_replication_secs)),
@@ -105,6 +109,10 @@ fn check_addable(w: &World, group: &Group, member: &str, roles: &[String]) -> Re
         return Err(ApiError::bad(
             "Insufficient privileges to complete the operation. Members of a group with dynamic membership cannot be changed.",
         ));
+    }
+    if group.is_assignable_to_role && !satisfied(&[&["RoleManagement.ReadWrite.Directory"]], roles)
+    {
+        return Err(ApiError::Forbidden);
     }
     match directory::kind_of(w, member) {
         None => return Err(ApiError::NotFound(member.into())),

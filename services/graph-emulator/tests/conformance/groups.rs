@@ -359,3 +359,26 @@ async fn s3_a_just_created_group_refuses_adds_until_replicated_when_the_quirk_is
     )
     .await;
 }
+
+#[tokio::test]
+async fn s3_role_assignable_groups_also_need_role_management_readwrite() {
+    let e = spawn_with(|c| {
+        let g = c
+            .fixture
+            .groups
+            .iter_mut()
+            .find(|g| g.id == GROUP_ENGINEERING)
+            .unwrap();
+        g.is_assignable_to_role = true;
+    })
+    .await;
+    let r = e
+        .call(
+            NEW_HIRE,
+            "POST",
+            &format!("/v1.0/groups/{GROUP_ENGINEERING}/members/$ref"),
+            Some(odata_id(USER_ADA)),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "Authorization_RequestDenied"));
+}

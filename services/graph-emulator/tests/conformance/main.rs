@@ -21,6 +21,8 @@ mod faults;
 mod groups;
 /// §9 corporate identifiers; §10 read-only configuration.
 mod intune_config;
+/// App Service managed identity (stack-notes §3), with the real ManagedIdentityCredential.
+mod managed_identity;
 /// §1 device registration policy.
 mod policy;
 /// Same seed + same requests = same answers (proptest).

@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
@@ -8,9 +7,7 @@ use azure_identity::{
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
-use graph_emulator::demo::{
-    self, DEVICE_PURCHASED, DEVICE_SHIPPED, DOMAIN, GRAPH_SCOPE, NEW_HIRE, TENANT_ID, WIF_ISSUER,
-};
+use graph_emulator::demo::{DEVICE_SHIPPED, DOMAIN, GRAPH_SCOPE, NEW_HIRE, TENANT_ID, WIF_ISSUER};
 
 use crate::helpers::{client_for, jwt_claims, spawn};
 
@@ -142,6 +139,58 @@ async fn s12_the_secret_may_come_by_http_basic_auth() {
 }
 
 #[tokio::test]
+async fn s12_an_expired_secret_is_aadsts7000222_and_several_resources_aadsts700022() {
+    let e = crate::helpers::spawn_with(|c| {
+        c.fixture
+            .apps
+            .iter_mut()
+            .find(|a| a.client_id == NEW_HIRE.client_id)
+            .unwrap()
+            .client_secret_expired = true
+    })
+    .await;
+    let form = |scope| {
+        [
+            ("client_id", NEW_HIRE.client_id),
+            ("client_secret", NEW_HIRE.client_secret),
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+        ]
+    };
+    let (status, body) = e.token_request(TENANT_ID, &form(GRAPH_SCOPE)).await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (401, Some(7000222))
+    );
+    let (status, body) = e
+        .token_request(
+            TENANT_ID,
+            &form("https://graph.microsoft.com/.default https://vault.azure.net/.default"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (401, Some(7000222)),
+        "the credential is judged first"
+    );
+    let ok = crate::helpers::spawn().await;
+    let (status, body) = ok
+        .token_request(
+            TENANT_ID,
+            &form("https://graph.microsoft.com/.default https://vault.azure.net/.default"),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["error_codes"][0].as_u64()
+        ),
+        (400, Some("invalid_scope"), Some(700022))
+    );
+}
+
+#[tokio::test]
 async fn s12_an_unknown_app_is_unauthorized_client_aadsts700016() {
     let e = spawn().await;
     let (status, body) = e
@@ -270,94 +319,5 @@ async fn s12_an_assertion_with_an_unknown_subject_is_aadsts70021() {
         (status, body["error_codes"][0].as_u64()),
         (401, Some(70021)),
         "{body}"
-    );
-}
-
-#[tokio::test]
-async fn stack_notes_3_managed_identity_endpoint_has_the_app_service_shape() {
-    let e = spawn().await;
-    let url = format!(
-        "{}?api-version=2019-08-01&resource=https://graph.microsoft.com",
-        e.emu.identity_endpoint()
-    );
-    let r = e
-        .http
-        .get(&url)
-        .header("x-identity-header", demo::IDENTITY_HEADER)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert!(
-        body["expires_on"].is_string(),
-        "expires_on must be a string of epoch seconds: {body}"
-    );
-    assert_eq!(
-        jwt_claims(body["access_token"].as_str().unwrap())["appid"],
-        DEVICE_PURCHASED.client_id
-    );
-    let wrong = e
-        .http
-        .get(&url)
-        .header("x-identity-header", "nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-}
-
-/// `ManagedIdentityCredential` reads IDENTITY_ENDPOINT/IDENTITY_HEADER from the environment
-/// only, and setting variables in this multi-threaded process is banned; so the credential
-/// runs in a child copy of this test binary with those variables set.
-#[tokio::test]
-async fn stack_notes_3_managed_identity_credential_gets_a_token() {
-    let e = spawn().await;
-    let exe = std::env::current_exe().unwrap();
-    let out = tokio::process::Command::new(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            "token::managed_identity_credential_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("IDENTITY_ENDPOINT", e.emu.identity_endpoint())
-        .env("IDENTITY_HEADER", demo::IDENTITY_HEADER)
-        .env("EMU_CA_PEM", e.emu.ca_pem())
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .expect("child finishes")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("MI-TOKEN-APPID {}", DEVICE_PURCHASED.client_id)),
-        "{stdout}"
-    );
-}
-
-#[tokio::test]
-#[ignore = "run by stack_notes_3_managed_identity_credential_gets_a_token in a child process"]
-async fn managed_identity_credential_child() {
-    let Ok(pem) = std::env::var("EMU_CA_PEM") else {
-        return;
-    };
-    let mut options = azure_identity::ManagedIdentityCredentialOptions::default();
-    options.client_options.transport = Some(Transport::new(Arc::new(client_for(&pem, None))));
-    options.client_options.retry = RetryOptions::none();
-    let cred = azure_identity::ManagedIdentityCredential::new(Some(options)).unwrap();
-    let tok = cred
-        .get_token(&[GRAPH_SCOPE], None)
-        .await
-        .expect("managed identity token");
-    println!(
-        "MI-TOKEN-APPID {}",
-        jwt_claims(tok.token.secret())["appid"].as_str().unwrap()
     );
 }
