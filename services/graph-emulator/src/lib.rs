@@ -65,6 +65,8 @@ pub struct EmulatorConfig {
     pub token_lifetime_secs: i64,
     /// Refuse `/_emulator/*` to non-loopback peers.
     pub admin_loopback_only: bool,
+    /// Extra DNS names on the serving certificate (e.g. `graph-emulator` in compose).
+    pub tls_names: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -80,6 +82,7 @@ impl Default for EmulatorConfig {
             faults: None,
             token_lifetime_secs: 3599,
             admin_loopback_only: true,
+            tls_names: Vec::new(),
         }
     }
 }
@@ -107,7 +110,7 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     /// Generates the CA, binds `cfg.listen` and starts serving before returning.
     pub async fn start(cfg: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
-        let identity = tls::generate()?;
+        let identity = tls::generate(&cfg.tls_names)?;
         let listener = std::net::TcpListener::bind(cfg.listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;

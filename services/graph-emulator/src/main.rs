@@ -40,6 +40,9 @@ struct Cli {
     /// Answer /_emulator/* from any peer, not only loopback.
     #[arg(long, env = "GRAPH_EMULATOR_ADMIN_ANYWHERE")]
     admin_anywhere: bool,
+    /// Extra DNS names for the serving certificate, comma-separated (its compose or cluster hostname).
+    #[arg(long, env = "GRAPH_EMULATOR_TLS_NAMES", value_delimiter = ',')]
+    tls_names: Vec<String>,
 }
 
 #[tokio::main]
@@ -88,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     cfg.throttle.enabled = !cli.no_throttle;
     cfg.admin_loopback_only = !cli.admin_anywhere;
+    cfg.tls_names = cli.tls_names.clone();
     let emu = RunningEmulator::start(cfg).await?;
     if let Some(path) = &cli.ca_out {
         std::fs::write(path, emu.ca_pem())

@@ -1,5 +1,6 @@
 //! The emulator's TLS identity: a CA generated at start with rcgen, and a serving certificate
-//! it signs for `localhost` and `127.0.0.1`. Clients trust the CA's PEM (`--ca-out`), never
+//! it signs for `localhost`, `127.0.0.1` and any extra DNS names it is given (its hostname in a
+//! compose network or a Kubernetes Service). Clients trust the CA's PEM (`--ca-out`), never
 //! the leaf, so the setup matches a real private CA (azure_identity requires https).
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub enum TlsError {
 }
 
 /// Generates a fresh CA and serving certificate (a second or so is too slow; this is ~ms).
-pub fn generate() -> Result<TlsIdentity, TlsError> {
+pub fn generate(extra_names: &[String]) -> Result<TlsIdentity, TlsError> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params
@@ -39,7 +40,9 @@ pub fn generate() -> Result<TlsIdentity, TlsError> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let leaf_key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()])?;
+    let mut names = vec!["localhost".to_string()];
+    names.extend(extra_names.iter().filter(|n| !n.is_empty()).cloned());
+    let mut leaf = CertificateParams::new(names)?;
     leaf.subject_alt_names
         .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
     leaf.distinguished_name

@@ -177,3 +177,31 @@ async fn admin_throttle_timings_and_token_can_be_set_over_http() {
         "whole seconds when fractions are off"
     );
 }
+
+#[tokio::test]
+async fn extra_tls_names_are_on_the_serving_certificate() {
+    // In compose or Kubernetes the services reach the emulator by its hostname, not 127.0.0.1.
+    let emulator = graph_emulator::RunningEmulator::start(graph_emulator::EmulatorConfig {
+        tls_names: vec!["graph-emulator".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ca = reqwest::Certificate::from_pem(emulator.ca_pem().as_bytes()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_merge([ca])
+        .resolve("graph-emulator", emulator.addr())
+        .build()
+        .unwrap();
+    let url = format!(
+        "https://graph-emulator:{}/_emulator/counters",
+        emulator.addr().port()
+    );
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .expect("the certificate names graph-emulator");
+    assert!(resp.status().is_success());
+    emulator.shutdown().await;
+}
