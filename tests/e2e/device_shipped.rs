@@ -391,3 +391,99 @@ async fn shadow_mode_assigns_nothing_and_counts_the_would_write() {
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
+
+#[tokio::test]
+async fn a_device_that_never_registers_is_dead_lettered_after_max_age() {
+    let env = TestEnv::spawn("shipped_never_registered").await;
+    let settings = env.settings(demo::DEVICE_SHIPPED, &[("amqp.max_age", "2s")]);
+    let service = env.start_device_shipped(settings).await;
+    let dead = env.dead_letters(Service::DeviceShipped).await;
+
+    env.publish_shipment(TestEnv::shipment(NEW_SERIAL, demo::UPN_GRACE))
+        .await;
+    let letter = dead.next("the dead letter after max_age", OUTCOME).await;
+
+    let reason = letter.header(headers::REASON).unwrap_or_default();
+    assert!(reason.contains("amqp.max_age 2s"), "{reason}");
+    assert!(
+        reason.contains(&format!("no Autopilot device with serial {NEW_SERIAL} yet")),
+        "{reason}"
+    );
+    assert_eq!(
+        letter.header(headers::ERROR_CLASS).as_deref(),
+        Some("transient")
+    );
+    assert!(
+        letter.number_header(headers::ATTEMPTS).unwrap_or(0) >= 2,
+        "retried before giving up"
+    );
+    assert!(
+        env.outcomes.drain().await.is_empty(),
+        "no outcome published"
+    );
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn two_devices_with_the_shipped_serial_are_dead_lettered_untouched() {
+    let env = TestEnv::spawn_with(
+        "shipped_ambiguous_serial",
+        tenant_with(vec![
+            unassigned_device(NEW_DEVICE, NEW_SERIAL),
+            unassigned_device("f1000000-0000-4000-8000-0000000000b2", NEW_SERIAL),
+        ]),
+    )
+    .await;
+    let service = env
+        .start_device_shipped(env.settings(demo::DEVICE_SHIPPED, &[]))
+        .await;
+    let dead = env.dead_letters(Service::DeviceShipped).await;
+
+    env.publish_shipment(TestEnv::shipment(NEW_SERIAL, demo::UPN_GRACE))
+        .await;
+    let letter = dead.next("the dead letter", OUTCOME).await;
+
+    let reason = letter.header(headers::REASON).unwrap_or_default();
+    assert!(
+        reason.contains(&format!("2 Autopilot devices have serial {NEW_SERIAL}")),
+        "{reason}"
+    );
+    assert_eq!(
+        letter.header(headers::ERROR_CLASS).as_deref(),
+        Some("permanent")
+    );
+    assert_eq!(env.emulator.writes_to(ASSIGN), 0);
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn an_app_without_autopilot_permission_refuses_to_start_naming_it() {
+    let env = TestEnv::spawn("shipped_missing_permission").await;
+    // new-hire's app reads users but has no Intune permission.
+    let settings = env.settings(demo::NEW_HIRE, &[]);
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind health port");
+
+    let ended = e2e::wait::within(
+        "the service to refuse to start",
+        OUTCOME,
+        device_shipped::run(settings, http, tokio_util::sync::CancellationToken::new()),
+    )
+    .await;
+
+    let err = ended.expect_err("started without DeviceManagementServiceConfig.ReadWrite.All");
+    let message = err.to_string();
+    assert!(
+        message.contains("DeviceManagementServiceConfig.ReadWrite.All")
+            && message.contains("grant"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("User.Read.All"),
+        "only what is missing is named: {message}"
+    );
+    env.finish().await;
+}
