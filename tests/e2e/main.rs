@@ -5,6 +5,8 @@
 
 // New hires: the three join modes, idempotency, provisioning lag, concurrency, shadow mode.
 mod new_hire;
+// Shipped devices: assignment, duplicates, someone else's device, waiting for the device or the user.
+mod device_shipped;
 // What goes to the dead-letter queue, at once, and why: bad input and missing permissions.
 mod dead_letters;
 // Throttling storms, cut broker connections and SIGTERM: nothing lost, nothing done twice.

@@ -23,7 +23,7 @@ use serde::Serialize;
 use shared::amqp::topology::{self, Topology};
 use shared::amqp::{ConsumerSpec, Publisher};
 use shared::config::{Service, Settings};
-use shared::events::{EMPLOYEE_HIRED, EmployeeHired, Envelope};
+use shared::events::{DEVICE_SHIPPED, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired, Envelope};
 use shared::service::ServiceError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -124,6 +124,44 @@ impl TestEnv {
         service.wait_ready().await;
         service
     }
+
+    // === device-shipped ===
+
+    /// Runs the device-shipped service in-process until the handle is stopped.
+    pub async fn start_device_shipped(&self, settings: Settings) -> RunningService {
+        settings
+            .validate(Service::DeviceShipped)
+            .expect("valid device-shipped settings");
+        let service = RunningService::spawn(settings, |s, http, stop| {
+            Box::pin(device_shipped::run(s, http, stop))
+        })
+        .await;
+        // Ready means the topology is declared: events published from now on are routed.
+        service.wait_ready().await;
+        service
+    }
+
+    /// Publishes a `procurement.device.shipped` event and returns it.
+    pub async fn publish_shipment(&self, data: DeviceShipped) -> Envelope<DeviceShipped> {
+        let event = Envelope::new(DEVICE_SHIPPED, "urn:e2e:procurement", None, data);
+        self.publish(DEVICE_SHIPPED, &event).await;
+        event
+    }
+
+    /// A shipment of `serial` to `upn`, with the optional fields filled in as procurement would.
+    pub fn shipment(serial: &str, upn: &str) -> DeviceShipped {
+        serde_json::from_value(serde_json::json!({
+            "orderId": format!("PO-{serial}"),
+            "serialNumber": serial,
+            "userPrincipalName": upn,
+            "carrier": "DHL",
+            "trackingNumber": "JD014600003SE",
+            "shippedAt": "2026-11-25T08:30:00Z",
+        }))
+        .expect("valid shipment")
+    }
+
+    // === end device-shipped ===
 
     /// Waits until `service`'s work queue exists (a service started as a separate process
     /// declares it), as `rabbitmqctl list_queues` shows.

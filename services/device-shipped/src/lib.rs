@@ -1,0 +1,85 @@
+//! The device-shipped service: consumes `procurement.device.shipped` and makes the Autopilot
+//! device with the shipped serial assigned to the user it was shipped to, then publishes
+//! `onboarding.device.assigned`.
+//!
+//! - [`handler`]: the steps and their errors.
+//! - [`serial_locks`]: duplicate deliveries of one device handled one after the other.
+//! - [`preflight`]: what is checked once at start.
+#![forbid(unsafe_code)]
+
+pub mod handler;
+pub mod preflight;
+pub mod serial_locks;
+
+use std::sync::Arc;
+
+use shared::amqp::{DeliveryInfo, Handler, Outcome};
+use shared::config::{DeviceShippedSettings, Service, Settings};
+use shared::events::{DEVICE_ASSIGNED, DeviceShipped, Envelope};
+use shared::graph::GraphClient;
+use shared::service::{self, Parts, ServiceError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use handler::DeviceShippedError;
+use serial_locks::SerialLocks;
+
+/// Enough stripes that unrelated serials rarely wait for each other at `amqp.concurrency` ≤ 32.
+const LOCK_STRIPES: usize = 256;
+
+/// The runtime's view of the service: one shipment in, one assignment out.
+pub struct Shipments {
+    graph: GraphClient,
+    cfg: DeviceShippedSettings,
+    locks: SerialLocks,
+}
+
+impl Handler for Shipments {
+    type Data = DeviceShipped;
+    type Error = DeviceShippedError;
+
+    async fn handle(
+        &self,
+        event: &Envelope<DeviceShipped>,
+        _: &DeliveryInfo,
+    ) -> Result<Outcome, DeviceShippedError> {
+        let _one_at_a_time = self.locks.lock(&event.data.serial_number).await;
+        let assigned = handler::handle(&self.graph, &self.cfg, &event.data).await?;
+        Ok(Outcome {
+            event_type: DEVICE_ASSIGNED,
+            subject: Some(assigned.serial_number.to_string()),
+            data: serde_json::to_value(&assigned).expect("DeviceAssigned serialises"),
+        })
+    }
+}
+
+/// Runs the service until `shutdown` is cancelled: start-up checks, then the consumer and the
+/// health listener on `http`.
+pub async fn run(
+    settings: Settings,
+    http: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    let parts = Parts::new(&settings, Service::DeviceShipped)?;
+    preflight::check_permissions(&parts.graph)
+        .await
+        .map_err(ServiceError::Preflight)?;
+    tracing::info!(
+        allow_reassign = settings.device_shipped.allow_reassign,
+        "Permissions checked."
+    );
+    let handler = Arc::new(Shipments {
+        graph: parts.graph.clone(),
+        cfg: settings.device_shipped.clone(),
+        locks: SerialLocks::new(LOCK_STRIPES),
+    });
+    service::serve(
+        &settings,
+        Service::DeviceShipped,
+        parts,
+        handler,
+        http,
+        shutdown,
+    )
+    .await
+}
