@@ -336,3 +336,85 @@ async fn one_trace_spans_the_publisher_the_consumer_every_graph_call_and_the_out
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
+
+#[tokio::test]
+async fn group_mode_refuses_to_start_when_the_join_group_grants_nothing() {
+    let env = TestEnv::spawn("join_group_not_in_policy").await;
+    // Engineering is a real group, but the policy's Selected list does not name it.
+    let settings = env.settings(
+        demo::NEW_HIRE,
+        &[("new_hire.join_group_id", demo::GROUP_ENGINEERING)],
+    );
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+
+    let ended = e2e::wait::within(
+        "the service to refuse to start",
+        OUTCOME,
+        new_hire::run(settings, http, tokio_util::sync::CancellationToken::new()),
+    )
+    .await;
+
+    let err = ended.expect_err("a join group outside the policy cannot grant joining");
+    let text = err.to_string();
+    assert!(
+        text.contains(demo::GROUP_ENGINEERING) && text.contains("Selected"),
+        "{text}"
+    );
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn the_binary_runs_on_a_managed_identity_chosen_by_configuration() {
+    let mut cfg = graph_emulator::EmulatorConfig {
+        speed: e2e::TEST_SPEED,
+        ..Default::default()
+    };
+    let identity = cfg
+        .fixture
+        .managed_identity
+        .as_mut()
+        .expect("the demo tenant has a managed identity");
+    identity.client_id = demo::NEW_HIRE.client_id.to_owned();
+    let env = TestEnv::spawn_with("managed_identity_binary", cfg).await;
+    let mut service_env = env.service_env(
+        demo::NEW_HIRE,
+        &[
+            ("graph.credential", "managed_identity"),
+            ("graph.client_secret", ""),
+            ("graph.client_id", ""),
+        ],
+    );
+    // What App Service (or the emulator standing in for it) gives a process.
+    service_env.insert("IDENTITY_ENDPOINT".into(), env.emulator.identity_endpoint());
+    service_env.insert("IDENTITY_HEADER".into(), demo::IDENTITY_HEADER.into());
+    let mut child = tokio::process::Command::new(e2e::binary("new-hire"))
+        .env_clear()
+        .envs(service_env)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("new-hire binary starts");
+    env.wait_for_queue(Service::NewHire).await;
+
+    env.publish_hire(TestEnv::hire(demo::UPN_ADA, "E1001", None))
+        .await;
+    let outcome = env
+        .outcomes
+        .next("onboarding.user.ready from the managed identity", OUTCOME)
+        .await;
+
+    assert_eq!(outcome.json()["data"]["userId"], demo::USER_ADA);
+    let msi_tokens = env
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/msi/token"))
+        .count();
+    assert!(
+        msi_tokens >= 1,
+        "the token came from the managed-identity endpoint"
+    );
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    env.finish().await;
+}
