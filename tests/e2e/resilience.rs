@@ -27,31 +27,67 @@ fn ids_of(outcomes: &[e2e::broker::Received]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn a_429_storm_is_waited_out_honouring_retry_after() {
-    let env = TestEnv::spawn("throttle_storm").await;
-    // A budget a handful of hires exhausts at once: 20 resource units per 100 emulated seconds,
-    // so every 429 says "wait about half a second" at the tests' speed.
-    env.emulator.state().set_throttle(ThrottleConfig {
+    // Twelve hires, each its own user and department group, so no two handlers ever send the
+    // same request: an early retry can only be this client ignoring a Retry-After it was given.
+    let mut cfg = graph_emulator::EmulatorConfig {
+        speed: e2e::TEST_SPEED,
+        ..Default::default()
+    };
+    let mut overrides = vec![
+        ("new_hire.join_mode".to_owned(), "users".to_owned()),
+        ("new_hire.groups".to_owned(), String::new()),
+    ];
+    for i in 0..12 {
+        let mut user = cfg.fixture.users[0].clone();
+        user.id = format!("b4000000-0000-4000-8000-{i:012}");
+        user.user_principal_name = format!("storm{i}@contoso.test");
+        user.employee_id = None;
+        cfg.fixture.users.push(user);
+        let mut group = cfg
+            .fixture
+            .groups
+            .iter()
+            .find(|g| g.id == demo::GROUP_SALES)
+            .unwrap()
+            .clone();
+        group.id = format!("c4000000-0000-4000-8000-{i:012}");
+        group.members.clear();
+        overrides.push((
+            format!("new_hire.department_groups.dept{i}"),
+            group.id.clone(),
+        ));
+        cfg.fixture.groups.push(group);
+    }
+    // 30 resource units per 400 emulated seconds (2 s here): the hires need about three
+    // windows, however fast or slow the machine is, and every 429 says "wait".
+    cfg.throttle = ThrottleConfig {
         budgets: vec![Budget {
             family: Family::Identity,
             kind: Kind::ResourceUnits,
             scope: Scope::App,
-            limit: 20,
-            window_secs: 100.0,
+            limit: 30,
+            window_secs: 400.0,
         }],
         ..ThrottleConfig::default()
-    });
-    let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
+    };
+    let env = TestEnv::spawn_with("throttle_storm", cfg).await;
+    let overrides: Vec<(&str, &str)> = overrides
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let service = env
+        .start_new_hire(env.settings(demo::NEW_HIRE, &overrides))
+        .await;
     let dead = env.dead_letters(Service::NewHire).await;
 
     let mut sent = BTreeSet::new();
-    for round in 0..4 {
-        for (upn, id) in READY_USERS {
-            sent.insert(
-                env.publish_hire(TestEnv::hire(upn, &format!("{id}{round}"), None))
-                    .await
-                    .id,
-            );
-        }
+    for i in 0..12 {
+        let hire = TestEnv::hire(
+            &format!("storm{i}@contoso.test"),
+            &format!("S{i}"),
+            Some(&format!("dept{i}")),
+        );
+        sent.insert(env.publish_hire(hire).await.id);
     }
     let outcomes = env
         .outcomes

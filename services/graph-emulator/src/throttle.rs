@@ -4,9 +4,7 @@
 //! whole scope (app × family) stays refused until then, as Graph's throttle scope does. A retry
 //! of the *same* request (method + path) that arrives before the Retry-After it was given is
 //! marked early, like Dev Proxy's RetryAfterPlugin; other requests that were merely in flight
-//! are refused but not blamed. A concurrent client also has identical requests in flight (two
-//! handlers adding members to one group): one arriving within `earlyGraceMs` of the 429 was on
-//! the wire before the client could know, so it is not blamed either. Decisions only; the pipeline writes the response.
+//! are refused but not blamed. Decisions only; the pipeline writes the response.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -70,14 +68,6 @@ pub struct ThrottleConfig {
     /// At speed ≠ 1, send fractional seconds (`0.02`); else round up to whole seconds (always at speed 1).
     #[serde(default = "yes")]
     pub fractional_retry_after: bool,
-    /// Real milliseconds (not scaled by speed) after a 429 during which an identical request
-    /// of the app was already in flight, and so is refused but not counted as early.
-    #[serde(default = "default_early_grace_ms")]
-    pub early_grace_ms: u64,
-}
-
-fn default_early_grace_ms() -> u64 {
-    100
 }
 
 fn yes() -> bool {
@@ -121,7 +111,6 @@ impl Default for ThrottleConfig {
             ],
             retry_after_absent_share: 0.0,
             fractional_retry_after: true,
-            early_grace_ms: default_early_grace_ms(),
         }
     }
 }
@@ -144,8 +133,7 @@ pub struct ThrottleState {
     windows: HashMap<(usize, String), (Instant, u64)>,
     not_before: HashMap<(String, Family), Instant>,
     /// When each refused request (`app method path`) may come back.
-    /// (told at, due): when the Retry-After was sent, and when it elapses.
-    retry_due: HashMap<String, (Instant, Instant)>,
+    retry_due: HashMap<String, Instant>,
 }
 
 /// One request as the throttle sees it.
@@ -176,12 +164,8 @@ impl ThrottleState {
         if let Some(&nb) = self.not_before.get(&key)
             && now < nb
         {
-            let grace = Duration::from_millis(cfg.early_grace_ms);
-            let early = self
-                .retry_due
-                .get(&retry_key)
-                .is_some_and(|&(told, due)| now < due && now > told + grace);
-            self.retry_due.insert(retry_key, (now, nb));
+            let early = self.retry_due.get(&retry_key).is_some_and(|due| now < *due);
+            self.retry_due.insert(retry_key, nb);
             let retry_after = Some(format_retry_after(nb - now, cfg.fractional_at(speed)));
             return Verdict::Throttled {
                 retry_after,
@@ -201,7 +185,7 @@ impl ThrottleState {
                     let due = now + retry_after_as_sent(text);
                     self.not_before.insert(key, due);
                     self.forget_past_retries(now);
-                    self.retry_due.insert(retry_key, (now, due));
+                    self.retry_due.insert(retry_key, due);
                 }
                 Verdict::Throttled {
                     retry_after,
@@ -215,7 +199,7 @@ impl ThrottleState {
     /// Keeps the retry map small: entries whose time has passed can no longer be early.
     fn forget_past_retries(&mut self, now: Instant) {
         if self.retry_due.len() > 10_000 {
-            self.retry_due.retain(|_, (_, due)| *due > now);
+            self.retry_due.retain(|_, due| *due > now);
         }
     }
 
@@ -284,23 +268,6 @@ mod tests {
             write: true,
             resource_units: 1,
         }
-    }
-
-    #[test]
-    fn an_identical_request_already_in_flight_when_the_429_went_out_is_not_early() {
-        let (cfg, speed) = (ThrottleConfig::default(), Speed::new(1.0));
-        let mut st = ThrottleState::default();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let t0 = Instant::now();
-        for _ in 0..101 {
-            st.decide(&cfg, speed, &intune_write("a"), t0, &mut rng);
-        }
-        let in_flight = t0 + Duration::from_millis(cfg.early_grace_ms / 2);
-        let verdict = st.decide(&cfg, speed, &intune_write("a"), in_flight, &mut rng);
-        assert!(
-            matches!(verdict, Verdict::Throttled { early: false, .. }),
-            "{verdict:?}"
-        );
     }
 
     #[test]
