@@ -9,3 +9,5 @@ mod new_hire;
 mod dead_letters;
 // Throttling storms, cut broker connections and SIGTERM: nothing lost, nothing done twice.
 mod resilience;
+// Purchased devices: Autopilot import followed on the broker, device group, sync, errors.
+mod device_purchased;
