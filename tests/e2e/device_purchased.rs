@@ -1,7 +1,12 @@
 use std::time::Duration;
 
 use e2e::TestEnv;
-use graph_emulator::demo;
+use graph_emulator::{Timings, demo};
+use shared::amqp::headers;
+use shared::config::Service;
+use shared::events::{DEVICE_PURCHASED, Envelope};
+use shared::graph::model::{ImportId, NewImport};
+use shared::service::Parts;
 
 const OUTCOME: Duration = Duration::from_secs(30);
 
@@ -56,7 +61,9 @@ fn import_records(env: &TestEnv) -> usize {
 #[tokio::test]
 async fn device_purchased_is_imported_grouped_cleaned_up_and_announced() {
     let env = TestEnv::spawn("device_purchased_happy").await;
-    let service = env.start_device_purchased(env.purchased_settings(&[])).await;
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[]))
+        .await;
 
     let event = env
         .publish_purchase(TestEnv::purchase("PF0000101", "PO-101"))
@@ -88,6 +95,155 @@ async fn device_purchased_is_imported_grouped_cleaned_up_and_announced() {
     assert_eq!(imports_sent(&env), 1, "one import");
     assert_eq!(import_records(&env), 0, "our import record was deleted");
     assert!(syncs_sent(&env) <= 1, "at most one sync");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_806_from_a_concurrent_import_counts_as_registered_and_keeps_the_other_record()
+ {
+    let env = TestEnv::spawn("device_purchased_806").await;
+    // Imports take 2 s, so ours is sent while another admin's import of the same hash runs.
+    env.emulator.state().set_timings(Timings {
+        import_secs: 400.0,
+        ..Timings::default()
+    });
+    let admin = Parts::new(&env.settings(demo::TENANT_ADMIN, &[]), Service::Cli)
+        .expect("admin client")
+        .graph;
+    let purchase = TestEnv::purchase("PF0000806", "PO-806");
+    admin
+        .import_autopilot_device(&NewImport {
+            serial: purchase.serial_number.clone(),
+            hardware_hash: demo::hardware_hash("PF0000806"),
+            group_tag: None,
+            product_key: None,
+            assigned_upn: None,
+            import_id: ImportId::new("another-admins-upload"),
+        })
+        .await
+        .expect("the other admin's import is accepted");
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[]))
+        .await;
+    let dead = env.dead_letters(Service::DevicePurchased).await;
+
+    env.publish_purchase(purchase).await;
+    let outcome = env
+        .outcomes
+        .next("onboarding.device.registered", OUTCOME)
+        .await;
+
+    let data = &outcome.json()["data"];
+    assert_eq!(data["registration"], "alreadyRegisteredHere", "{data}");
+    assert!(data["entraDeviceObjectId"].is_string(), "{data}");
+    assert_eq!(imports_sent(&env), 2, "the admin's and ours");
+    assert_eq!(registered(&env, "PF0000806"), 1);
+    let left: Vec<String> = env
+        .emulator
+        .state()
+        .snapshot()
+        .imported_autopilot_devices
+        .iter()
+        .map(|r| r.import_id.clone())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["another-admins-upload".to_owned()],
+        "only our record is deleted"
+    );
+    assert!(dead.drain().await.is_empty(), "806 is not a failure");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons_and_consuming_goes_on()
+ {
+    let env = TestEnv::spawn("device_purchased_808").await;
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[]))
+        .await;
+    let dead = env.dead_letters(Service::DevicePurchased).await;
+
+    let other = env
+        .publish_purchase(TestEnv::purchase(demo::OTHER_TENANT_SERIAL, "PO-808"))
+        .await;
+    let mut bad_hash = serde_json::to_value(TestEnv::purchase("PF0000802", "PO-802")).unwrap();
+    bad_hash["hardwareHash"] = "not base64!".into();
+    let bad = Envelope::new(DEVICE_PURCHASED, "urn:e2e:procurement", None, bad_hash);
+    env.publish(DEVICE_PURCHASED, &bad).await;
+    let good = env
+        .publish_purchase(TestEnv::purchase("PF0000103", "PO-103"))
+        .await;
+
+    let letters = dead.take(2, "two dead letters", OUTCOME).await;
+    let reason_of = |id: &str| {
+        letters
+            .iter()
+            .find(|l| l.properties.message_id().as_ref().map(|m| m.as_str()) == Some(id))
+            .and_then(|l| l.header(headers::REASON))
+            .unwrap_or_else(|| panic!("no dead letter for {id}"))
+    };
+    let other_reason = reason_of(&other.id);
+    for needle in [
+        demo::OTHER_TENANT_SERIAL,
+        "another tenant",
+        "deregister",
+        "808",
+    ] {
+        assert!(other_reason.contains(needle), "{other_reason}");
+    }
+    assert!(
+        !other_reason.contains(&demo::hardware_hash(demo::OTHER_TENANT_SERIAL)),
+        "the hash never appears in a reason"
+    );
+    assert!(
+        reason_of(&bad.id).contains("hardwareHash"),
+        "{}",
+        reason_of(&bad.id)
+    );
+    let outcome = env
+        .outcomes
+        .next("the good purchase after the bad ones", OUTCOME)
+        .await;
+    assert_eq!(
+        outcome
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.as_str()),
+        Some(good.id.as_str())
+    );
+    assert_eq!(import_records(&env), 0, "the 808 record was deleted too");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_serials_with_a_hyphen_or_spaces_are_found_and_imported_once() {
+    let env = TestEnv::spawn("device_purchased_hyphen").await;
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[]))
+        .await;
+    let dead = env.dead_letters(Service::DevicePurchased).await;
+
+    for (serial, order) in [("PF-0000202", "PO-202"), ("VMware-56 4d 12", "PO-203")] {
+        env.publish_purchase(TestEnv::purchase(serial, order)).await;
+    }
+    env.outcomes
+        .take(2, "both devices registered", OUTCOME)
+        .await;
+    // Delivered again once registered: found by serial this time, not imported again.
+    env.publish_purchase(TestEnv::purchase("PF-0000202", "PO-202"))
+        .await;
+    let again = env.outcomes.next("the repeat", OUTCOME).await;
+
+    assert_eq!(again.json()["data"]["registration"], "alreadyRegistered");
+    assert_eq!(registered(&env, "PF-0000202"), 1);
+    assert_eq!(registered(&env, "VMware-56 4d 12"), 1);
+    assert_eq!(imports_sent(&env), 2);
+    assert!(dead.drain().await.is_empty());
     service.stop().await.expect("clean stop");
     env.finish().await;
 }

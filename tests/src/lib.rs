@@ -23,9 +23,7 @@ use serde::Serialize;
 use shared::amqp::topology::{self, Topology};
 use shared::amqp::{ConsumerSpec, Publisher};
 use shared::config::{Service, Settings};
-use shared::events::{
-    DEVICE_PURCHASED, DevicePurchased, EMPLOYEE_HIRED, EmployeeHired, Envelope,
-};
+use shared::events::{DEVICE_PURCHASED, DevicePurchased, EMPLOYEE_HIRED, EmployeeHired, Envelope};
 use shared::service::ServiceError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
