@@ -26,6 +26,7 @@ use crate::corporate::{CorporateIdentifierOutcome, ensure_corporate_identifier};
 use crate::device::{self, DeviceGroupOutcome, GroupTagUpdate};
 use crate::error::DevicePurchasedError;
 use crate::import::{self, How, Registration};
+use crate::ledger::ImportLedger;
 use crate::serial_lock::SerialLocks;
 use crate::sync::{SyncCoalescer, SyncRequest};
 
@@ -81,6 +82,7 @@ impl From<How> for RegistrationOutcome {
 pub struct Progress {
     pub locks: SerialLocks,
     pub sync: SyncCoalescer,
+    pub imports: ImportLedger,
     /// Per serial: when this process first saw the import complete (the `sync_after` clock),
     /// and what it did on earlier deliveries that the outcome should still report.
     seen: Mutex<HashMap<String, Seen>>,
@@ -98,6 +100,7 @@ impl Progress {
         Progress {
             locks: SerialLocks::default(),
             sync: SyncCoalescer::new(cfg.sync_interval),
+            imports: ImportLedger::default(),
             seen: Mutex::new(HashMap::new()),
         }
     }
@@ -115,6 +118,7 @@ impl Progress {
     fn forget(&self, serial: &SerialNumber) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.remove(&SerialLocks::key(serial));
+        self.imports.forget(serial);
     }
 }
 
@@ -167,13 +171,14 @@ async fn register(
     out: &mut DeviceRegistered,
 ) -> Result<Option<AutopilotDevice>, DevicePurchasedError> {
     let deadline = first_seen + cfg.import_max_age;
-    let registration = match import::ensure_registered(graph, purchase, hash, deadline).await {
-        Err(DevicePurchasedError::DeviceNotListed(serial)) => {
-            out.sync = sync_if_late(graph, cfg, progress, &serial).await;
-            return Err(DevicePurchasedError::DeviceNotListed(serial));
-        }
-        other => other?,
-    };
+    let registration =
+        match import::ensure_registered(graph, &progress.imports, purchase, hash, deadline).await {
+            Err(DevicePurchasedError::DeviceNotListed(serial)) => {
+                out.sync = sync_if_late(graph, cfg, progress, &serial).await;
+                return Err(DevicePurchasedError::DeviceNotListed(serial));
+            }
+            other => other?,
+        };
     let (device, how, ours) = match registration {
         Registration::WouldImport => {
             out.registration = RegistrationOutcome::WouldImport;
@@ -186,7 +191,8 @@ async fn register(
     // Our import records go once nothing more can come of this delivery but a wait: after
     // success or a permanent error. A wait keeps them, so the next delivery still sees "Imported".
     if !matches!(&converged, Err(e) if e.class().is_transient()) {
-        import::remove_finished_imports(graph, &purchase.serial_number, &ours).await?;
+        import::remove_finished_imports(graph, &progress.imports, &purchase.serial_number, &ours)
+            .await?;
     }
     converged.map(|()| Some(device))
 }

@@ -12,15 +12,14 @@
 use serde::Serialize;
 use shared::events::DevicePurchased;
 use shared::graph::api::GraphApi;
-use shared::graph::model::{
-    AutopilotDevice, ImportId, ImportOutcome, ImportedDevice, NewImport, Removal,
-};
+use shared::graph::model::{AutopilotDevice, ImportId, ImportOutcome, ImportedDevice, NewImport};
 use shared::ids::{HardwareHash, SerialNumber};
 use time::OffsetDateTime;
 use tracing::Span;
 use tracing::field::Empty;
 
 use crate::error::DevicePurchasedError;
+use crate::ledger::ImportLedger;
 
 /// Namespace of our `importId`s (a UUIDv5 of the upper-cased serial in it). Fixed forever:
 /// changing it would orphan the import records of purchases in flight.
@@ -62,13 +61,14 @@ pub enum Registration {
 #[tracing::instrument(skip_all, fields(serial = %purchase.serial_number, registration = Empty))]
 pub async fn ensure_registered(
     graph: &impl GraphApi,
+    ledger: &ImportLedger,
     purchase: &DevicePurchased,
     hash: &HardwareHash,
     import_deadline: OffsetDateTime,
 ) -> Result<Registration, DevicePurchasedError> {
     let serial = &purchase.serial_number;
     let import_id = import_id_for(serial);
-    let ours = graph.imported_devices_with_import_id(&import_id).await?;
+    let ours = ledger.ours(graph, serial, &import_id).await?;
     let registration = match resolve_autopilot_device(graph, serial).await? {
         Some(device) => Registration::Registered {
             how: how_registered(&ours),
@@ -77,15 +77,23 @@ pub async fn ensure_registered(
         },
         None if ours.is_empty() => {
             let new = new_import(purchase, hash, import_id);
-            let record = graph.import_autopilot_device(&new).await?;
+            let record = match graph.import_autopilot_device(&new).await {
+                Ok(record) => record,
+                Err(e) => {
+                    // It may have been applied (a timeout): find it by listing next time.
+                    ledger.forget(serial);
+                    return Err(e.into());
+                }
+            };
             if record.id.is_shadow() {
                 Registration::WouldImport
             } else {
                 tracing::info!(import.record = %record.id, "Hardware hash imported into Autopilot.");
+                ledger.remember(serial, record.id);
                 return Err(DevicePurchasedError::ImportInProgress(serial.clone()));
             }
         }
-        None => follow_import(graph, serial, ours, import_deadline).await?,
+        None => follow_import(graph, ledger, serial, ours, import_deadline).await?,
     };
     let label = match &registration {
         Registration::Registered { how, .. } => format!("{how:?}"),
@@ -114,6 +122,7 @@ pub async fn resolve_autopilot_device(
 /// Our import exists but the device is not listed: read how far the import got.
 async fn follow_import(
     graph: &impl GraphApi,
+    ledger: &ImportLedger,
     serial: &SerialNumber,
     ours: Vec<ImportedDevice>,
     import_deadline: OffsetDateTime,
@@ -143,11 +152,11 @@ async fn follow_import(
         }
         ImportOutcome::StorageError => {
             // Terminal: remove it, so the next delivery imports afresh.
-            remove_finished_imports(graph, serial, &ours).await?;
+            remove_finished_imports(graph, ledger, serial, &ours).await?;
             Err(DevicePurchasedError::ImportStorageError(serial.clone()))
         }
         rejected => {
-            remove_finished_imports(graph, serial, &ours).await?;
+            remove_finished_imports(graph, ledger, serial, &ours).await?;
             Err(DevicePurchasedError::ImportRejected {
                 serial: serial.clone(),
                 code: record.state.device_error_code,
@@ -162,6 +171,7 @@ async fn follow_import(
 #[tracing::instrument(skip_all, fields(serial = %serial, deleted = Empty))]
 pub async fn remove_finished_imports(
     graph: &impl GraphApi,
+    ledger: &ImportLedger,
     serial: &SerialNumber,
     ours: &[ImportedDevice],
 ) -> Result<usize, DevicePurchasedError> {
@@ -171,12 +181,7 @@ pub async fn remove_finished_imports(
     {
         return Err(DevicePurchasedError::ImportInProgress(serial.clone()));
     }
-    let mut deleted = 0;
-    for record in ours {
-        if graph.delete_imported_device(&record.id).await? == Removal::Deleted {
-            deleted += 1;
-        }
-    }
+    let deleted = ledger.delete(graph, serial, ours).await?;
     Span::current().record("deleted", deleted);
     Ok(deleted)
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`handler`]: the steps in order, and the outcome.
 //! - [`import`]: finding the device by serial; importing and following our import.
+//! - [`ledger`]: reading our import records without missing one.
 //! - [`device`]: group tag, Entra device object, device group membership.
 //! - [`sync`]: the tenant-wide Autopilot sync, coalesced.
 //! - [`corporate`]: the corporate identifier (Autopilot device preparation).
@@ -18,6 +19,7 @@ pub mod device;
 pub mod error;
 pub mod handler;
 pub mod import;
+pub mod ledger;
 pub mod preflight;
 pub mod serial_lock;
 pub mod sync;
