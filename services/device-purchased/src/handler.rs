@@ -194,7 +194,7 @@ async fn register(
         import::remove_finished_imports(graph, &progress.imports, &purchase.serial_number, &ours)
             .await?;
     }
-    converged.map(|()| Some(device))
+    converged.map(|()| Some(*device))
 }
 
 /// Steps 1b and 4 on a registered device: group tag, Entra device object, device group.

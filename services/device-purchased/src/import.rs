@@ -47,7 +47,7 @@ pub enum How {
 #[derive(Debug, Clone)]
 pub enum Registration {
     Registered {
-        device: AutopilotDevice,
+        device: Box<AutopilotDevice>,
         how: How,
         /// Our import records (all terminal once the device is found), to delete at the end.
         ours: Vec<ImportedDevice>,
@@ -72,7 +72,7 @@ pub async fn ensure_registered(
     let registration = match resolve_autopilot_device(graph, serial).await? {
         Some(device) => Registration::Registered {
             how: how_registered(&ours),
-            device,
+            device: Box::new(device),
             ours,
         },
         None if ours.is_empty() => {
@@ -140,7 +140,7 @@ async fn follow_import(
         ImportOutcome::InProgress => Err(DevicePurchasedError::ImportInProgress(serial.clone())),
         ImportOutcome::Complete { device: Some(id) } => match graph.autopilot_device(&id).await? {
             Some(device) => Ok(Registration::Registered {
-                device,
+                device: Box::new(device),
                 how: How::Imported,
                 ours,
             }),
