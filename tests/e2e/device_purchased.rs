@@ -1,6 +1,7 @@
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use e2e::TestEnv;
+use e2e::{TestEnv, wait};
 use graph_emulator::{Timings, demo};
 use shared::amqp::headers;
 use shared::config::Service;
@@ -380,6 +381,87 @@ async fn device_purchased_late_devices_get_one_coalesced_sync_then_finish() {
         calls(&env, "GET", "/windowsAutopilotSettings") >= 1,
         "Graph's last sync was read first"
     );
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+fn correlation_ids(outcomes: &[e2e::broker::Received]) -> BTreeSet<String> {
+    outcomes
+        .iter()
+        .filter_map(|o| {
+            o.properties
+                .correlation_id()
+                .as_ref()
+                .map(|c| c.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn device_purchased_killed_mid_import_and_restarted_registers_every_device_once() {
+    let env = TestEnv::spawn("device_purchased_sigkill").await;
+    // Imports take 2 s, so the process dies with imports in flight.
+    env.emulator.state().set_timings(Timings {
+        import_secs: 400.0,
+        ..Timings::default()
+    });
+    let overrides = [
+        (
+            "device_purchased.device_group_id",
+            demo::GROUP_AUTOPILOT_DEVICES,
+        ),
+        ("amqp.concurrency", "4"),
+        ("amqp.prefetch", "8"),
+    ];
+    let mut child = tokio::process::Command::new(e2e::binary("device-purchased"))
+        .env_clear()
+        .envs(env.service_env(demo::DEVICE_PURCHASED, &overrides))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("device-purchased binary starts");
+    env.wait_for_queue(Service::DevicePurchased).await;
+
+    let serials: Vec<String> = (0..20).map(|i| format!("PF70{i:05}")).collect();
+    let mut sent = BTreeSet::new();
+    for (i, serial) in serials.iter().enumerate() {
+        let event = env
+            .publish_purchase(TestEnv::purchase(serial, &format!("PO-7{i:03}")))
+            .await;
+        sent.insert(event.id);
+    }
+    wait::eventually("ten imports in flight", Duration::from_secs(30), || async {
+        (imports_sent(&env) >= 10).then_some(())
+    })
+    .await;
+    child.start_kill().expect("SIGKILL sent");
+    let status = wait::within("the binary to die", Duration::from_secs(10), child.wait())
+        .await
+        .expect("exit status");
+    assert!(!status.success(), "killed, not exited: {status}");
+
+    let service = env
+        .start_device_purchased(env.settings(demo::DEVICE_PURCHASED, &overrides))
+        .await;
+    let seen = std::sync::Mutex::new(BTreeSet::new());
+    wait::eventually(
+        "an outcome for every purchase",
+        Duration::from_secs(60),
+        || async {
+            let arrived = correlation_ids(&env.outcomes.drain().await);
+            let mut seen = seen.lock().unwrap();
+            seen.extend(arrived);
+            seen.is_superset(&sent).then_some(())
+        },
+    )
+    .await;
+
+    for serial in &serials {
+        assert_eq!(registered(&env, serial), 1, "{serial} registered once");
+    }
+    assert_eq!(imports_sent(&env), 20, "no import sent twice");
+    assert_eq!(import_records(&env), 0, "no orphaned import records");
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
