@@ -8,6 +8,7 @@ use shared::config::Service;
 use shared::events::{DEVICE_PURCHASED, Envelope};
 use shared::graph::model::{ImportId, NewImport};
 use shared::service::Parts;
+use tokio_util::sync::CancellationToken;
 
 const OUTCOME: Duration = Duration::from_secs(30);
 
@@ -586,5 +587,92 @@ async fn device_purchased_shadow_mode_reports_would_import_and_writes_nothing() 
     );
     assert_eq!(would, Some(1.0), "{metrics}");
     service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_an_import_that_never_finishes_is_dead_lettered_after_import_max_age() {
+    let env = TestEnv::spawn("device_purchased_import_max_age").await;
+    env.emulator.state().set_timings(Timings {
+        import_secs: 1.0e6,
+        ..Timings::default()
+    });
+    let service = env
+        .start_device_purchased(
+            env.purchased_settings(&[("device_purchased.import_max_age", "1s")]),
+        )
+        .await;
+    let dead = env.dead_letters(Service::DevicePurchased).await;
+
+    env.publish_purchase(TestEnv::purchase("PF0000901", "PO-901"))
+        .await;
+    let letter = dead.next("the stuck import's dead letter", OUTCOME).await;
+
+    let reason = letter.header(headers::REASON).unwrap_or_default();
+    assert!(
+        reason.contains("PF0000901") && reason.contains("import_max_age"),
+        "{reason}"
+    );
+    assert_eq!(
+        letter.header(headers::ERROR_CLASS).as_deref(),
+        Some("permanent")
+    );
+    assert!(
+        letter.number_header(headers::ATTEMPTS).unwrap_or(1) >= 2,
+        "re-checked on a delayed delivery first"
+    );
+    assert_eq!(imports_sent(&env), 1);
+    assert_eq!(
+        import_records(&env),
+        1,
+        "a record still in progress is kept"
+    );
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_a_dynamic_device_group_is_never_written() {
+    let env = TestEnv::spawn("device_purchased_dynamic_group").await;
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[
+            ("device_purchased.device_group_id", demo::GROUP_DYNAMIC),
+            ("device_purchased.device_group_dynamic", "true"),
+        ]))
+        .await;
+
+    env.publish_purchase(TestEnv::purchase("PF0000701", "PO-701"))
+        .await;
+    let outcome = env.outcomes.next("the registered device", OUTCOME).await;
+
+    let data = &outcome.json()["data"];
+    assert_eq!(data["deviceGroup"]["how"], "dynamic", "{data}");
+    assert!(data["entraDeviceObjectId"].is_string(), "{data}");
+    assert_eq!(env.emulator.state().writes_to("/members/$ref"), 0);
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_refuses_to_start_with_a_group_that_cannot_hold_devices() {
+    let env = TestEnv::spawn("device_purchased_m365_group").await;
+    let settings =
+        env.purchased_settings(&[("device_purchased.device_group_id", demo::GROUP_M365)]);
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+
+    let ended = wait::within(
+        "the service to refuse to start",
+        Duration::from_secs(20),
+        device_purchased::run(settings, http, CancellationToken::new()),
+    )
+    .await;
+
+    let err = ended
+        .expect_err("a Microsoft 365 group is refused")
+        .to_string();
+    assert!(
+        err.contains("device_purchased.device_group_id") && err.contains("security group"),
+        "{err}"
+    );
     env.finish().await;
 }

@@ -21,6 +21,8 @@ use shared::graph::api::GraphApi;
 use shared::graph::model::{AutopilotDevice, AutopilotDeviceId, DeviceObjectId, EntraDeviceId};
 use shared::ids::{HardwareHash, SerialNumber};
 use time::OffsetDateTime;
+use tracing::Span;
+use tracing::field::{Empty, debug};
 
 use crate::corporate::{CorporateIdentifierOutcome, ensure_corporate_identifier};
 use crate::device::{self, DeviceGroupOutcome, GroupTagUpdate};
@@ -123,6 +125,7 @@ impl Progress {
 }
 
 /// Registers a purchased device with Autopilot and puts it in the device group. Safe to repeat.
+#[tracing::instrument(skip_all, fields(serial = %purchase.serial_number, order.id = %purchase.order_id, registration = Empty))]
 pub async fn handle(
     graph: &impl GraphApi,
     cfg: &DevicePurchasedSettings,
@@ -136,6 +139,14 @@ pub async fn handle(
     let handled = converge_purchase(graph, cfg, progress, purchase, hash, first_seen).await;
     if !matches!(&handled, Err(e) if e.class().is_transient()) {
         progress.forget(serial); // no further delivery will need it
+    }
+    if let Ok(done) = &handled {
+        Span::current().record("registration", debug(done.registration));
+        tracing::info!(
+            autopilot.id = done.autopilot_device_id.as_ref().map(|id| id.as_str()),
+            entra.object_id = done.entra_device_object_id.as_ref().map(|id| id.as_str()),
+            "Purchased device registered."
+        );
     }
     handled
 }
