@@ -15,3 +15,5 @@ mod resilience;
 mod graph_client;
 // The README stays true to the code.
 mod docs;
+// Purchased devices: Autopilot import followed on the broker, device group, sync, errors.
+mod device_purchased;

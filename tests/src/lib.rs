@@ -23,7 +23,10 @@ use serde::Serialize;
 use shared::amqp::topology::{self, Topology};
 use shared::amqp::{ConsumerSpec, Publisher};
 use shared::config::{Service, Settings};
-use shared::events::{DEVICE_SHIPPED, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired, Envelope};
+use shared::events::{
+    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
+    EmployeeHired, Envelope,
+};
 use shared::service::ServiceError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -162,6 +165,52 @@ impl TestEnv {
     }
 
     // === end device-shipped ===
+
+    // === device-purchased ===
+
+    /// Runs the device-purchased service in-process (as the `DEVICE_PURCHASED` app, with the
+    /// demo Autopilot device group) until the handle is stopped.
+    pub async fn start_device_purchased(&self, settings: Settings) -> RunningService {
+        settings
+            .validate(Service::DevicePurchased)
+            .expect("valid device-purchased settings");
+        let service = RunningService::spawn(settings, |s, http, stop| {
+            Box::pin(device_purchased::run(s, http, stop))
+        })
+        .await;
+        service.wait_ready().await;
+        service
+    }
+
+    /// Settings for device-purchased: the demo device group, then `overrides`.
+    pub fn purchased_settings(&self, overrides: &[(&str, &str)]) -> Settings {
+        let mut all = vec![(
+            "device_purchased.device_group_id",
+            demo::GROUP_AUTOPILOT_DEVICES,
+        )];
+        all.extend_from_slice(overrides);
+        self.settings(demo::DEVICE_PURCHASED, &all)
+    }
+
+    /// Publishes a `procurement.device.purchased` event and returns it.
+    pub async fn publish_purchase(&self, data: DevicePurchased) -> Envelope<DevicePurchased> {
+        let event = Envelope::new(DEVICE_PURCHASED, "urn:e2e:procurement", None, data);
+        self.publish(DEVICE_PURCHASED, &event).await;
+        event
+    }
+
+    /// A purchase of `serial` with the emulator's valid-looking hash for it and a group tag.
+    pub fn purchase(serial: &str, order_id: &str) -> DevicePurchased {
+        serde_json::from_value(serde_json::json!({
+            "orderId": order_id,
+            "serialNumber": serial,
+            "hardwareHash": demo::hardware_hash(serial),
+            "manufacturer": "Contoso Hardware",
+            "model": "Emulated Model",
+            "groupTag": "Sales",
+        }))
+        .expect("valid purchase")
+    }
 
     /// Waits until `service`'s work queue exists (a service started as a separate process
     /// declares it), as `rabbitmqctl list_queues` shows.

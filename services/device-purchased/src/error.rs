@@ -1,0 +1,150 @@
+//! Why a purchase is not (yet) registered, each cause classified: "not yet" is transient and
+//! carries a wait hint the runtime turns into a delay tier; what only an admin can fix is
+//! permanent and its message is the dead-letter reason. No message ever contains the hardware
+//! hash (the Graph client strips any echo of it from import errors).
+//!
+//! Not for: deciding what to do about the error (`shared::amqp::retry`).
+
+use std::time::Duration;
+
+use shared::error::{Classify, ErrorClass};
+use shared::graph::GraphError;
+use shared::graph::model::{GroupId, ImportOutcome};
+use shared::ids::{InvalidField, SerialNumber};
+
+/// Re-check an import after this long: §5 says imports take about a minute and tools poll
+/// every 15–30 s. The runtime picks the smallest delay tier at least this long.
+pub const IMPORT_RECHECK: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevicePurchasedError {
+    #[error(
+        "data.hardwareHash: required (device_purchased.require_hardware_hash = true); \
+         collect it with Get-WindowsAutopilotInfo, or register by corporate identifier only"
+    )]
+    HardwareHashMissing,
+    #[error("import of serial {0} still in progress")]
+    ImportInProgress(SerialNumber),
+    #[error(
+        "import of serial {serial} did not finish within device_purchased.import_max_age; \
+         check it in Intune > Devices > Windows > Enrollment > Devices, then replay this event"
+    )]
+    ImportTooSlow { serial: SerialNumber },
+    #[error("serial {serial}: {outcome} (deviceErrorCode {})", code.map_or_else(|| "none".to_owned(), |c| c.to_string()))]
+    ImportRejected {
+        serial: SerialNumber,
+        outcome: ImportOutcome,
+        code: Option<i64>,
+    },
+    #[error("serial {0}: {outcome}; the import record was removed and will be sent again", outcome = ImportOutcome::StorageError)]
+    ImportStorageError(SerialNumber),
+    #[error("serial {0} is registered, but Autopilot does not list its device yet")]
+    DeviceNotListed(SerialNumber),
+    #[error("serial {0}: waiting for its Entra device object (Autopilot sync may lag)")]
+    EntraDevicePending(SerialNumber),
+    #[error(
+        "serial {serial} matches {count} Autopilot devices: delete the duplicates in Intune \
+         (Devices > Windows > Enrollment > Devices), then replay this event"
+    )]
+    AmbiguousSerial { serial: SerialNumber, count: usize },
+    #[error("device group {0} does not exist: fix device_purchased.device_group_id (an object id)")]
+    DeviceGroupMissing(GroupId),
+    #[error(
+        "device group {0} cannot hold devices: only security groups can (not Microsoft 365 \
+         groups); point device_purchased.device_group_id at a security group"
+    )]
+    DeviceGroupNotSecurity(GroupId),
+    #[error(
+        "device group {0} is dynamic, so members cannot be added: set \
+         device_purchased.device_group_dynamic = true"
+    )]
+    DeviceGroupIsDynamic(GroupId),
+    #[error(
+        "corporate identifier of serial {serial}: {problem} \
+         (device_purchased.corporate_identifier needs manufacturer and model as the device reports them)"
+    )]
+    CorporateIdentifierInvalid {
+        serial: SerialNumber,
+        problem: InvalidField,
+    },
+    #[error(
+        "Intune did not accept the corporate identifier {0}: check Devices > Enrollment > \
+         Corporate device identifiers"
+    )]
+    CorporateIdentifierRefused(String),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+impl Classify for DevicePurchasedError {
+    fn class(&self) -> ErrorClass {
+        let wait = |d| ErrorClass::Transient {
+            retry_after: Some(d),
+        };
+        match self {
+            Self::HardwareHashMissing => ErrorClass::Permanent,
+            Self::ImportInProgress(_) => wait(IMPORT_RECHECK),
+            Self::ImportTooSlow { .. } => ErrorClass::Permanent,
+            // 808 (another tenant), an invalid hash, a duplicate, unknown names: an admin acts.
+            Self::ImportRejected { .. } => ErrorClass::Permanent,
+            Self::ImportStorageError(_) => wait(IMPORT_RECHECK),
+            // Appearing after an import takes minutes: let the attempt schedule lengthen waits.
+            Self::DeviceNotListed(_) | Self::EntraDevicePending(_) => ErrorClass::TRANSIENT,
+            Self::AmbiguousSerial { .. } => ErrorClass::Permanent,
+            Self::DeviceGroupMissing(_) => ErrorClass::Permanent,
+            Self::DeviceGroupNotSecurity(_) => ErrorClass::Permanent,
+            Self::DeviceGroupIsDynamic(_) => ErrorClass::Permanent,
+            Self::CorporateIdentifierInvalid { .. } => ErrorClass::Permanent,
+            Self::CorporateIdentifierRefused(_) => ErrorClass::Permanent,
+            Self::Graph(e) => e.class(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serial() -> SerialNumber {
+        "OT0000001".parse().unwrap()
+    }
+
+    #[test]
+    fn another_tenant_is_permanent_and_says_what_to_do() {
+        let e = DevicePurchasedError::ImportRejected {
+            serial: serial(),
+            outcome: ImportOutcome::AssignedToOtherTenant,
+            code: Some(808),
+        };
+        assert_eq!(e.class(), ErrorClass::Permanent);
+        let reason = e.to_string();
+        for needle in ["OT0000001", "another tenant", "deregister", "808"] {
+            assert!(reason.contains(needle), "{reason}");
+        }
+    }
+
+    #[test]
+    fn waits_are_transient_with_a_hint_and_storage_errors_retry() {
+        let e = DevicePurchasedError::ImportInProgress(serial());
+        assert_eq!(
+            e.to_string(),
+            "import of serial OT0000001 still in progress"
+        );
+        assert_eq!(
+            e.class(),
+            ErrorClass::Transient {
+                retry_after: Some(IMPORT_RECHECK)
+            }
+        );
+        assert!(
+            DevicePurchasedError::ImportStorageError(serial())
+                .class()
+                .is_transient()
+        );
+        assert!(
+            DevicePurchasedError::EntraDevicePending(serial())
+                .class()
+                .is_transient()
+        );
+    }
+}
