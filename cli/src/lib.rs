@@ -5,10 +5,14 @@
 //! - [`publish`]: publishing events, one or a whole file, with confirms.
 //! - [`demo`]: the README's main job: broker, emulator and services in one process, sample
 //!   events, and a summary of the tenant's final state.
+//! - [`dead`]: the dead-letter queues: list, show, replay (or plan it with `--dry-run`), purge.
+//! - [`dry_run`]: a service's handler in shadow mode, for the Graph writes a replay would make.
 //! - [`output`]: `--output table|json`.
 #![forbid(unsafe_code)]
 
+pub mod dead;
 pub mod demo;
+pub mod dry_run;
 pub mod intake;
 pub mod output;
 pub mod publish;

@@ -6,13 +6,14 @@
 //! | 0 | done; everything asked for was done |
 //! | 1 | failed (the error is printed with its causes on stderr) |
 //! | 2 | the command line was wrong (clap's usage error) |
-//! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published |
+//! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published; or `dead replay` republished some selected messages and failed on others (those stay in the dead-letter queue) |
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onboardctl::dead::{self, ServiceArg};
 use onboardctl::output::Output;
 use onboardctl::{demo, intake, publish};
 use shared::config::{Service, Settings};
@@ -28,7 +29,8 @@ const PARTIAL: u8 = 3;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected)."
+    after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected, \
+                  some replays failed)."
 )]
 struct Cli {
     /// TOML settings file (the services' format); ONBOARDING__SECTION__KEY variables override it.
@@ -69,6 +71,61 @@ enum Command {
         order_id: Option<OrderId>,
         #[command(subcommand)]
         one: Option<PublishOne>,
+    },
+    /// Inspect and repair a service's dead-letter queue.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadCommand {
+    /// Every dead letter of the service with its reason, attempts and age; nothing is removed.
+    List {
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+    },
+    /// One dead letter with its headers and body (hardware hashes masked).
+    Show {
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+        /// The message id (= the event id), as `dead list` shows it.
+        #[arg(long)]
+        id: String,
+    },
+    /// Republish dead letters to the service's work queue (attempts start afresh). A message is
+    /// removed from the dead-letter queue only once the broker confirmed its copy.
+    Replay {
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+        /// Only this message id.
+        #[arg(long)]
+        id: Option<String>,
+        /// Only messages whose reason contains this text (case-insensitive).
+        #[arg(long)]
+        reason_contains: Option<String>,
+        /// Only messages first seen longer ago than this (e.g. 30m, 2h).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        /// Only messages of this CloudEvents type.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Every dead letter of the service.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Republish nothing: print the Graph writes a replay would make (the handler runs in
+        /// shadow mode: reads only).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete every dead letter of the service for good.
+    Purge {
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+        /// Do not ask; required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -182,7 +239,61 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish { .. } => {
             anyhow::bail!("publish needs --from-csv FILE or one of: hire, purchase, shipment")
         }
+        Command::Dead { command } => run_dead(&settings, command, cli.output).await,
     }
+}
+
+async fn run_dead(
+    settings: &Settings,
+    command: DeadCommand,
+    out: Output,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        DeadCommand::List { service } => {
+            let listing = dead::list(settings, service.into()).await?;
+            out.print(&listing, || dead::render_list(&listing));
+        }
+        DeadCommand::Show { service, id } => {
+            let shown = dead::show(settings, service.into(), &id).await?;
+            out.print(&shown, || dead::render_show(&shown));
+        }
+        DeadCommand::Replay {
+            service,
+            id,
+            reason_contains,
+            older_than,
+            event_type,
+            all,
+            dry_run,
+        } => {
+            let selection = dead::Selection {
+                id,
+                reason_contains,
+                older_than,
+                event_type,
+                all,
+            };
+            let report = dead::replay(settings, service.into(), &selection, dry_run).await?;
+            out.print(&report, || dead::render_replay(&report));
+            return Ok(
+                match (report.failed.is_empty(), report.replayed.is_empty()) {
+                    (true, _) => ExitCode::SUCCESS,
+                    (false, false) => ExitCode::from(PARTIAL),
+                    (false, true) => ExitCode::FAILURE,
+                },
+            );
+        }
+        DeadCommand::Purge { service, yes } => {
+            let purged = dead::purge(settings, service.into(), yes).await?;
+            out.print(&purged, || {
+                format!(
+                    "purged {} dead letters from {}",
+                    purged.purged, purged.queue
+                )
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {

@@ -9,3 +9,5 @@ mod new_hire;
 mod dead_letters;
 // Throttling storms, cut broker connections and SIGTERM: nothing lost, nothing done twice.
 mod resilience;
+// onboardctl's operator verbs: dead letters (list, show, replay, purge).
+mod cli_dead;
