@@ -7,6 +7,7 @@
 //! | 1 | failed (the error is printed with its causes on stderr) |
 //! | 2 | the command line was wrong (clap's usage error) |
 //! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published; or `dead replay` republished some selected messages and failed on others (those stay in the dead-letter queue) |
+//! | 4 | `preflight`: something in the tenant must be fixed (each BLOCKED step says what) |
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use onboardctl::dead::{self, ServiceArg};
 use onboardctl::output::Output;
-use onboardctl::{demo, intake, publish};
+use onboardctl::{demo, intake, preflight, publish};
 use shared::config::{Service, Settings};
 use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
@@ -24,13 +25,15 @@ use shared::ids::{EmployeeId, GroupTag, HardwareHash, OrderId, SerialNumber, Upn
 
 /// Exit code for "done in part".
 const PARTIAL: u8 = 3;
+/// Exit code for "not ready: fix what the report says".
+const NOT_READY: u8 = 4;
 
 /// Feed, inspect and repair the onboarding automation.
 #[derive(Parser)]
 #[command(
     version,
     after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected, \
-                  some replays failed)."
+                  some replays failed), 4 not ready (preflight found something to fix)."
 )]
 struct Cli {
     /// TOML settings file (the services' format); ONBOARDING__SECTION__KEY variables override it.
@@ -71,6 +74,15 @@ enum Command {
         order_id: Option<OrderId>,
         #[command(subcommand)]
         one: Option<PublishOne>,
+    },
+    /// Check the tenant is ready for the flow (join setting, quota, groups, deployment profile,
+    /// ESP, permissions) and say what to fix. Reads only.
+    Preflight {
+        /// Judge the [graph] credential's permissions against these apps' needs (repeatable;
+        /// default: onboardctl's own read-only set). Run it with a service's config and
+        /// `--permissions-for new-hire` to check that service's registration.
+        #[arg(long, value_enum, default_values_t = [preflight::AppRole::Onboardctl])]
+        permissions_for: Vec<preflight::AppRole>,
     },
     /// Inspect and repair a service's dead-letter queue.
     Dead {
@@ -240,6 +252,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::bail!("publish needs --from-csv FILE or one of: hire, purchase, shipment")
         }
         Command::Dead { command } => run_dead(&settings, command, cli.output).await,
+        Command::Preflight { permissions_for } => {
+            let report = preflight::run(&settings, &permissions_for).await?;
+            cli.output.print(&report, || preflight::render(&report));
+            Ok(if report.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(NOT_READY)
+            })
+        }
     }
 }
 

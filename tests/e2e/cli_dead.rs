@@ -52,6 +52,7 @@ async fn cli_dead_letter_fixed_then_replayed_completes_and_dry_run_shows_the_pla
     let (code, stdout, stderr) = env
         .onboardctl(
             demo::ONBOARDCTL,
+            &[],
             &["dead", "list", "--service", "new-hire", "--output", "json"],
         )
         .await;
@@ -242,6 +243,7 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
     let (code, stdout, stderr) = env
         .onboardctl(
             demo::ONBOARDCTL,
+            &[],
             &[
                 "dead",
                 "show",
@@ -270,6 +272,7 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
     let (code, _, stderr) = env
         .onboardctl(
             demo::ONBOARDCTL,
+            &[],
             &["dead", "purge", "--service", "device-purchased"],
         )
         .await;
@@ -281,6 +284,7 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
     let (code, stdout, stderr) = env
         .onboardctl(
             demo::ONBOARDCTL,
+            &[],
             &[
                 "dead",
                 "purge",

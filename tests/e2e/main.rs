@@ -11,3 +11,5 @@ mod dead_letters;
 mod resilience;
 // onboardctl's operator verbs: dead letters (list, show, replay, purge).
 mod cli_dead;
+// onboardctl preflight: the ready demo tenant, and each missing piece reported.
+mod cli_preflight;

@@ -409,12 +409,17 @@ impl TestEnv {
             .message_count()
     }
 
-    /// Runs the built `onboardctl` with `args` as `app` (stdin closed); returns the exit code,
-    /// stdout and stderr.
-    pub async fn onboardctl(&self, app: DemoApp, args: &[&str]) -> (i32, String, String) {
+    /// Runs the built `onboardctl` with `args` as `app` with settings `overrides` (stdin
+    /// closed); returns the exit code, stdout and stderr.
+    pub async fn onboardctl(
+        &self,
+        app: DemoApp,
+        overrides: &[(&str, &str)],
+        args: &[&str],
+    ) -> (i32, String, String) {
         let out = tokio::process::Command::new(binary("onboardctl"))
             .args(args)
-            .envs(self.service_env(app, &[]))
+            .envs(self.service_env(app, overrides))
             .stdin(std::process::Stdio::null())
             .output()
             .await
