@@ -7,7 +7,7 @@
 //! | 1 | failed (the error is printed with its causes on stderr) |
 //! | 2 | the command line was wrong (clap's usage error) |
 //! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published; or `dead replay` republished some selected messages and failed on others (those stay in the dead-letter queue) |
-//! | 4 | `preflight`: something in the tenant must be fixed (each BLOCKED step says what) |
+//! | 4 | `preflight`: something in the tenant must be fixed (each BLOCKED step says what); `status`: a user or device is not ready yet (pending) or blocked |
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use onboardctl::dead::{self, ServiceArg};
 use onboardctl::output::Output;
-use onboardctl::{demo, intake, preflight, publish};
+use onboardctl::{demo, intake, preflight, publish, status};
 use shared::config::{Service, Settings};
 use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
@@ -33,7 +33,7 @@ const NOT_READY: u8 = 4;
 #[command(
     version,
     after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected, \
-                  some replays failed), 4 not ready (preflight found something to fix)."
+                  some replays failed), 4 not ready (preflight/status found something to fix or not yet done)."
 )]
 struct Cli {
     /// TOML settings file (the services' format); ONBOARDING__SECTION__KEY variables override it.
@@ -83,6 +83,20 @@ enum Command {
         /// `--permissions-for new-hire` to check that service's registration.
         #[arg(long, value_enum, default_values_t = [preflight::AppRole::Onboardctl])]
         permissions_for: Vec<preflight::AppRole>,
+    },
+    /// How far one hire or device (or every row of an HR / hardware-hash CSV) is along the
+    /// onboarding steps, from Graph's current state: ready, pending or blocked, step by step.
+    #[command(group(clap::ArgGroup::new("subject").required(true).args(["user", "serial", "from_csv"])))]
+    Status {
+        /// A hire's UPN.
+        #[arg(long)]
+        user: Option<Upn>,
+        /// A device's serial number.
+        #[arg(long)]
+        serial: Option<SerialNumber>,
+        /// An HR CSV (start dates judged) or a hardware-hash CSV.
+        #[arg(long, value_name = "FILE")]
+        from_csv: Option<PathBuf>,
     },
     /// Inspect and repair a service's dead-letter queue.
     Dead {
@@ -252,6 +266,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::bail!("publish needs --from-csv FILE or one of: hire, purchase, shipment")
         }
         Command::Dead { command } => run_dead(&settings, command, cli.output).await,
+        Command::Status {
+            user,
+            serial,
+            from_csv,
+        } => {
+            let query = match (user, serial, from_csv) {
+                (Some(upn), _, _) => status::Query::User(upn),
+                (_, Some(serial), _) => status::Query::Serial(serial),
+                (_, _, Some(path)) => status::Query::Csv(path),
+                _ => unreachable!("clap requires one of --user, --serial, --from-csv"),
+            };
+            let report = status::run(&settings, query, status::today()).await?;
+            cli.output.print(&report, || status::render(&report));
+            Ok(if report.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(NOT_READY)
+            })
+        }
         Command::Preflight { permissions_for } => {
             let report = preflight::run(&settings, &permissions_for).await?;
             cli.output.print(&report, || preflight::render(&report));

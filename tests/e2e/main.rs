@@ -13,3 +13,5 @@ mod resilience;
 mod cli_dead;
 // onboardctl preflight: the ready demo tenant, and each missing piece reported.
 mod cli_preflight;
+// onboardctl status: users and devices ready, pending or blocked; HR start dates.
+mod cli_status;
