@@ -386,7 +386,8 @@ async fn device(
 pub fn render(r: &Report) -> String {
     let mut out = Vec::new();
     for s in &r.subjects {
-        let mut title = format!("{} {}: {:?}", s.kind, s.id, s.state).to_lowercase();
+        let state = format!("{:?}", s.state).to_lowercase();
+        let mut title = format!("{} {}: {state}", s.kind, s.id);
         if let Some(t) = &s.in_time {
             title.push_str(&format!(
                 " (start {}: {t})",
