@@ -412,12 +412,30 @@ pub fn summarize(d: &Delivery) -> Summary {
     Summary {
         id: message_id(d),
         event_type,
-        reason: headers::text(&h, headers::REASON).map(str::to_owned),
+        reason: headers::text(&h, headers::REASON)
+            .map(str::to_owned)
+            .or_else(|| broker_reason(&h)),
         error_class: headers::text(&h, headers::ERROR_CLASS).map(str::to_owned),
         attempts: headers::number(&h, headers::ATTEMPTS),
         first_seen: first_seen.and_then(|t| t.format(&Rfc3339).ok()),
         age_secs,
     }
+}
+
+/// A message the broker dead-lettered itself (e.g. `x-delivery-limit` after repeated crashes)
+/// has no reason header of ours, only `x-death`: its first entry's reason and queue.
+fn broker_reason(h: &FieldTable) -> Option<String> {
+    let AMQPValue::FieldArray(deaths) = h.inner().get(headers::X_DEATH)? else {
+        return None;
+    };
+    let AMQPValue::FieldTable(first) = deaths.as_slice().first()? else {
+        return None;
+    };
+    let reason = headers::text(first, "reason").unwrap_or("unknown");
+    let queue = headers::text(first, "queue").unwrap_or("?");
+    Some(format!(
+        "dead-lettered by the broker ({reason}) from {queue}; no handler reason was recorded"
+    ))
 }
 
 fn header_map(h: &FieldTable) -> serde_json::Map<String, serde_json::Value> {
@@ -530,6 +548,21 @@ mod tests {
         assert_eq!(shown["data"]["hardwareHash"], "<masked: 8 chars>");
         assert_eq!(shown["data"]["serialNumber"], "X1");
         assert!(!shown.to_string().contains("QUJDRA"));
+    }
+
+    #[test]
+    fn a_letter_the_broker_dead_lettered_says_so_from_x_death() {
+        let mut death = FieldTable::default();
+        headers::set_text(&mut death, "reason", "delivery_limit");
+        headers::set_text(&mut death, "queue", "onboarding.new-hire");
+        let mut h = FieldTable::default();
+        h.insert(
+            headers::X_DEATH.into(),
+            AMQPValue::FieldArray(vec![AMQPValue::FieldTable(death)].into()),
+        );
+        let reason = broker_reason(&h).unwrap();
+        assert!(reason.contains("delivery_limit") && reason.contains("onboarding.new-hire"));
+        assert_eq!(broker_reason(&FieldTable::default()), None);
     }
 
     #[test]

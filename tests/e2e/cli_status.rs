@@ -211,3 +211,38 @@ async fn cli_status_of_devices_registered_and_unknown() {
     assert_eq!(step(u, "autopilot-registered").state, State::Pending);
     env.finish().await;
 }
+
+#[tokio::test]
+async fn cli_status_from_a_hardware_hash_csv_checks_each_device_and_its_assigned_user() {
+    let env = spawn_real_time("cli_status_hash_csv").await;
+    let settings = env.settings(demo::ONBOARDCTL, &[DEVICE_GROUP]);
+    let csv = format!(
+        "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\r\n\
+         {serial},,{hash},Sales,{upn}\r\n\
+         NEW0000001,,{new_hash},Sales,{upn}\r\n",
+        serial = demo::AUTOPILOT_SERIAL,
+        hash = demo::hardware_hash(demo::AUTOPILOT_SERIAL),
+        new_hash = demo::hardware_hash("NEW0000001"),
+        upn = demo::UPN_ADA,
+    );
+    let path = std::env::temp_dir().join(format!("{}.hashes.csv", env.prefix));
+    std::fs::write(&path, csv).unwrap();
+
+    let report = status::run(&settings, Query::Csv(path.clone()), status::today())
+        .await
+        .expect("status");
+
+    assert_eq!(report.subjects.len(), 2, "{:#?}", report.rejected);
+    // Registered, but assigned to Katherine while the CSV says Ada: an admin must decide.
+    let known = &report.subjects[0];
+    assert_eq!(known.id, demo::AUTOPILOT_SERIAL);
+    let assigned = step(known, "assigned-user");
+    assert_eq!(assigned.state, State::Blocked, "{assigned:?}");
+    assert!(assigned.found.contains(demo::UPN_KATHERINE));
+    // Not imported yet: pending on the purchase.
+    let new = &report.subjects[1];
+    assert_eq!(new.state, State::Pending);
+    assert_eq!(step(new, "autopilot-registered").state, State::Pending);
+    let _ = std::fs::remove_file(&path);
+    env.finish().await;
+}
