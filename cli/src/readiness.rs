@@ -42,6 +42,9 @@ pub struct Step {
     /// What to do about it, when not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// The step could not be judged because Graph refused the read (403).
+    #[serde(skip)]
+    pub denied: bool,
 }
 
 impl Step {
@@ -51,6 +54,7 @@ impl Step {
             state: State::Ready,
             found: found.into(),
             fix: None,
+            denied: false,
         }
     }
 
@@ -60,6 +64,7 @@ impl Step {
             state: State::Pending,
             found: found.into(),
             fix: Some(fix.into()),
+            denied: false,
         }
     }
 
@@ -69,6 +74,7 @@ impl Step {
             state: State::Blocked,
             found: found.into(),
             fix: Some(fix.into()),
+            denied: false,
         }
     }
 
@@ -78,16 +84,19 @@ impl Step {
             state: State::Manual,
             found: found.into(),
             fix: Some(fix.into()),
+            denied: false,
         }
     }
 
     /// A read that failed: the step cannot be judged, which an admin must look at.
     pub fn unreadable(step: &str, what: &str, err: &GraphError) -> Step {
-        Step::blocked(
+        let mut s = Step::blocked(
             step,
             format!("could not read {what}: {err}"),
             "grant the permission named above to this app registration, or run with one that has it",
-        )
+        );
+        s.denied = matches!(err, GraphError::PermissionDenied { .. });
+        s
     }
 }
 
