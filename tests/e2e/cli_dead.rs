@@ -302,3 +302,60 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
     assert_eq!(env.queue_depth(&dead_queue).await, 0);
     env.finish().await;
 }
+
+#[tokio::test]
+async fn cli_dead_letter_for_a_missing_group_replays_once_the_group_exists() {
+    // Arrange: every hire joins a group that does not exist yet.
+    let env = TestEnv::spawn("cli_dead_missing_group").await;
+    const LATER: &str = "c1000000-0000-4000-8000-0000000000aa";
+    let overrides = [("new_hire.groups", LATER)];
+    let service = env
+        .start_new_hire(env.settings(demo::NEW_HIRE, &overrides))
+        .await;
+    let event = env
+        .publish_hire(TestEnv::hire(demo::UPN_ADA, "E1001", None))
+        .await;
+    let listing = wait_for_dead_letters(&env, 1).await;
+    assert_eq!(listing.messages[0].id, event.id);
+    let cli = env.settings(demo::ONBOARDCTL, &overrides);
+    let by_id = Selection {
+        id: Some(event.id.clone()),
+        ..Default::default()
+    };
+
+    // The failed attempt already made Ada a member of the join group: one write is left.
+    // (Shadow mode cannot tell a missing group from a missing membership: a membership read
+    // of an absent group is a 404 either way, and the shadowed add is never sent. So the plan
+    // looks the same before and after the fix; the replay is what proves it.)
+    let plan = dead::replay(&cli, Service::NewHire, &by_id, true)
+        .await
+        .expect("dry run");
+    assert_eq!(
+        plan.plans[0].would_write,
+        ["POST /v1.0/groups/{id}/members/$ref"],
+        "{:?}",
+        plan.plans[0]
+    );
+
+    // Fix: the group is created.
+    let mut group = graph_emulator::fixture::Group::default();
+    group.id = LATER.into();
+    group.display_name = "Created later".into();
+    group.security_enabled = true;
+    env.emulator.state().world().tenant.groups.push(group);
+
+    let report = dead::replay(&cli, Service::NewHire, &by_id, false)
+        .await
+        .expect("replay");
+
+    assert_eq!(report.replayed.len(), 1);
+    let outcome = env
+        .outcomes
+        .next("the replayed hire's outcome", WITHIN)
+        .await;
+    assert_eq!(outcome.json()["data"]["userId"], demo::USER_ADA);
+    let groups = outcome.json()["data"]["groups"].clone();
+    assert_eq!(groups[0]["groupId"], LATER, "{groups}");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
