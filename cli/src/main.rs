@@ -109,11 +109,13 @@ enum Command {
 enum DeadCommand {
     /// Every dead letter of the service with its reason, attempts and age; nothing is removed.
     List {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
         #[arg(long, value_enum)]
         service: ServiceArg,
     },
     /// One dead letter with its headers and body (hardware hashes masked).
     Show {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
         #[arg(long, value_enum)]
         service: ServiceArg,
         /// The message id (= the event id), as `dead list` shows it.
@@ -123,6 +125,7 @@ enum DeadCommand {
     /// Republish dead letters to the service's work queue (attempts start afresh). A message is
     /// removed from the dead-letter queue only once the broker confirmed its copy.
     Replay {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
         #[arg(long, value_enum)]
         service: ServiceArg,
         /// Only this message id.
@@ -147,6 +150,7 @@ enum DeadCommand {
     },
     /// Delete every dead letter of the service for good.
     Purge {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
         #[arg(long, value_enum)]
         service: ServiceArg,
         /// Do not ask; required when stdin is not a terminal.
