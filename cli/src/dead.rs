@@ -221,7 +221,8 @@ pub async fn replay(
     } else {
         None
     };
-    // Held unacked until the end, so the next basic_get cannot hand them back to us.
+    // Held unacked until the end (not selected, planned, or failed), so the next basic_get
+    // cannot hand them back to us.
     let mut untouched = Vec::new();
     for _ in 0..depth {
         let Some(got) = channel
@@ -256,13 +257,10 @@ pub async fn replay(
                 report.replayed.push(summary.id);
             }
             Err(e) => {
-                // Back where it was; if the channel is gone, the broker requeues it anyway.
-                let _ = delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
+                // Nacked back with the untouched ones at the end, not now: requeued now, the
+                // next basic_get could hand it straight back. If the channel is gone, the
+                // broker requeues it anyway.
+                untouched.push(delivery);
                 report.failed.push(Failure {
                     id: summary.id,
                     error: format!("{e:#}"),
@@ -286,33 +284,61 @@ pub async fn replay(
     Ok(report)
 }
 
-/// `dead purge`: deletes every dead letter of `service`. `confirmed` is `--yes`; without it
-/// an interactive terminal is asked, and anything else is refused.
+/// `dead purge`: deletes every dead letter of `service`, or only the one with message id
+/// `only` (the others are requeued untouched). `confirmed` is `--yes`; without it an
+/// interactive terminal is asked, and anything else is refused.
 pub async fn purge(
     settings: &Settings,
     service: Service,
+    only: Option<&str>,
     confirmed: bool,
 ) -> anyhow::Result<Purged> {
     let (queue, _) = dead_queue(settings, service)?;
     let publisher = connect(settings).await?;
     let count = depth(publisher.channel(), &queue).await?;
+    let what = match only {
+        Some(id) => format!("dead letter {id} from {queue}"),
+        None => format!("{count} dead letters from {queue}"),
+    };
     if !confirmed {
         anyhow::ensure!(
             std::io::stdin().is_terminal(),
-            "purge deletes {count} dead letters from {queue} for good: pass --yes \
-             (no terminal to ask for confirmation)"
+            "purge deletes {what} for good: pass --yes (no terminal to ask for confirmation)"
         );
-        eprint!("Delete {count} dead letters from {queue} for good? Type 'yes': ");
+        eprint!("Delete {what} for good? Type 'yes': ");
         std::io::stderr().flush().ok();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         anyhow::ensure!(answer.trim() == "yes", "not confirmed; nothing purged");
     }
-    let purged = publisher
-        .channel()
-        .queue_purge(queue.as_str().into(), QueuePurgeOptions::default())
-        .await
-        .with_context(|| format!("purging {queue}"))?;
+    let purged = match only {
+        None => publisher
+            .channel()
+            .queue_purge(queue.as_str().into(), QueuePurgeOptions::default())
+            .await
+            .with_context(|| format!("purging {queue}"))?,
+        Some(id) => {
+            let mut taken = take_all(publisher.channel(), &queue).await?;
+            let found = taken.iter().position(|d| message_id(d) == id);
+            let purged = match found {
+                Some(i) => {
+                    let doomed = taken.remove(i);
+                    doomed
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .with_context(|| format!("deleting {id}"))?;
+                    1
+                }
+                None => 0,
+            };
+            requeue(taken).await;
+            anyhow::ensure!(
+                purged == 1,
+                "no dead letter with message id {id} in {queue}"
+            );
+            purged
+        }
+    };
     publisher.close().await.ok();
     Ok(Purged { queue, purged })
 }

@@ -119,8 +119,11 @@ enum DeadCommand {
         #[arg(long, value_enum)]
         service: ServiceArg,
         /// The message id (= the event id), as `dead list` shows it.
-        #[arg(long)]
-        id: String,
+        #[arg(value_name = "MESSAGE_ID", required_unless_present = "id_flag")]
+        id: Option<String>,
+        /// The same, as a flag.
+        #[arg(long = "id", value_name = "MESSAGE_ID", conflicts_with = "id")]
+        id_flag: Option<String>,
     },
     /// Republish dead letters to the service's work queue (attempts start afresh). A message is
     /// removed from the dead-letter queue only once the broker confirmed its copy.
@@ -128,9 +131,16 @@ enum DeadCommand {
         /// The service whose dead-letter queue (`<queue>.dead`) to use.
         #[arg(long, value_enum)]
         service: ServiceArg,
-        /// Only this message id.
-        #[arg(long)]
+        /// Only this message id (also accepted as `--id`).
+        #[arg(value_name = "MESSAGE_ID")]
         id: Option<String>,
+        #[arg(
+            long = "id",
+            value_name = "MESSAGE_ID",
+            conflicts_with = "id",
+            hide = true
+        )]
+        id_flag: Option<String>,
         /// Only messages whose reason contains this text (case-insensitive).
         #[arg(long)]
         reason_contains: Option<String>,
@@ -141,15 +151,25 @@ enum DeadCommand {
         #[arg(long = "type")]
         event_type: Option<String>,
         /// Every dead letter of the service.
-        #[arg(long, conflicts_with = "id")]
+        #[arg(long, conflicts_with_all = ["id", "id_flag"])]
         all: bool,
         /// Republish nothing: print the Graph writes a replay would make (the handler runs in
         /// shadow mode: reads only).
         #[arg(long)]
         dry_run: bool,
     },
-    /// Delete every dead letter of the service for good.
+    /// Delete dead letters for good: every one of the service, or one by message id.
     Purge {
+        /// Only this message id (also accepted as `--id`); the others stay.
+        #[arg(value_name = "MESSAGE_ID")]
+        id: Option<String>,
+        #[arg(
+            long = "id",
+            value_name = "MESSAGE_ID",
+            conflicts_with = "id",
+            hide = true
+        )]
+        id_flag: Option<String>,
         /// The service whose dead-letter queue (`<queue>.dead`) to use.
         #[arg(long, value_enum)]
         service: ServiceArg,
@@ -311,13 +331,19 @@ async fn run_dead(
             let listing = dead::list(settings, service.into()).await?;
             out.print(&listing, || dead::render_list(&listing));
         }
-        DeadCommand::Show { service, id } => {
+        DeadCommand::Show {
+            service,
+            id,
+            id_flag,
+        } => {
+            let id = id.or(id_flag).expect("clap requires a message id");
             let shown = dead::show(settings, service.into(), &id).await?;
             out.print(&shown, || dead::render_show(&shown));
         }
         DeadCommand::Replay {
             service,
             id,
+            id_flag,
             reason_contains,
             older_than,
             event_type,
@@ -325,7 +351,7 @@ async fn run_dead(
             dry_run,
         } => {
             let selection = dead::Selection {
-                id,
+                id: id.or(id_flag),
                 reason_contains,
                 older_than,
                 event_type,
@@ -341,8 +367,14 @@ async fn run_dead(
                 },
             );
         }
-        DeadCommand::Purge { service, yes } => {
-            let purged = dead::purge(settings, service.into(), yes).await?;
+        DeadCommand::Purge {
+            service,
+            id,
+            id_flag,
+            yes,
+        } => {
+            let only = id.or(id_flag);
+            let purged = dead::purge(settings, service.into(), only.as_deref(), yes).await?;
             out.print(&purged, || {
                 format!(
                     "purged {} dead letters from {}",

@@ -17,6 +17,17 @@ fn hire_body(upn: &str, employee_id: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// Waits until `queue` holds `n` ready messages: a quorum queue applies returns (nacks with
+/// requeue) asynchronously, so a depth read right after another connection closed can lag.
+async fn wait_for_depth(env: &TestEnv, queue: &str, n: u32) {
+    wait::eventually(
+        &format!("{n} messages ready in {queue}"),
+        WITHIN,
+        || async { (env.queue_depth(queue).await == n).then_some(()) },
+    )
+    .await;
+}
+
 /// Waits until `dead list` shows `n` dead letters of new-hire.
 async fn wait_for_dead_letters(env: &TestEnv, n: usize) -> dead::Listing {
     let settings = env.settings(demo::ONBOARDCTL, &[]);
@@ -47,6 +58,8 @@ async fn cli_dead_letter_fixed_then_replayed_completes_and_dry_run_shows_the_pla
     let listing = wait_for_dead_letters(&env, 1).await;
     assert_eq!(listing.messages[0].id, event.id);
     broken.stop().await.expect("clean stop");
+    let dead_queue = format!("{}.dead", env.queue(Service::NewHire));
+    wait_for_depth(&env, &dead_queue, 1).await;
 
     // `dead list --output json` from the binary, parsed.
     let (code, stdout, stderr) = env
@@ -70,6 +83,7 @@ async fn cli_dead_letter_fixed_then_replayed_completes_and_dry_run_shows_the_pla
     // Fix the cause: the service now runs as the app that holds the permission.
     let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
     let cli = env.settings(demo::NEW_HIRE, &[]);
+    wait_for_depth(&env, &dead_queue, 1).await;
     let writes_before = env.emulator.counters().writes.values().sum::<u64>();
 
     // Act 1: --dry-run plans the writes (join group + Engineering) and sends none.
@@ -95,11 +109,7 @@ async fn cli_dead_letter_fixed_then_replayed_completes_and_dry_run_shows_the_pla
         writes_before,
         "a dry run writes nothing"
     );
-    assert_eq!(
-        env.queue_depth(&format!("{}.dead", env.queue(Service::NewHire)))
-            .await,
-        1
-    );
+    wait_for_depth(&env, &dead_queue, 1).await;
 
     // Act 2: the replay.
     let report = dead::replay(&cli, Service::NewHire, &by_id, false)
@@ -162,8 +172,7 @@ async fn cli_dead_replay_that_cannot_publish_keeps_the_message_in_the_dead_lette
         "{:?}",
         report.failed
     );
-    let left = dead::list(&cli, Service::NewHire).await.expect("list");
-    assert_eq!(left.count, 1, "the message is still there");
+    let left = wait_for_dead_letters(&env, 1).await;
     assert_eq!(left.messages[0].id, id);
     assert_eq!(left.messages[0].reason.as_deref(), Some("gave up"));
     env.finish().await;
@@ -201,7 +210,7 @@ async fn cli_dead_replay_with_a_filter_moves_only_the_matching_letters_and_reque
     assert_eq!(report.examined, 3, "each message looked at once");
     assert_eq!(report.replayed, [a, c]);
     assert_eq!(env.queue_depth(&topology.queue).await, 2);
-    let left = dead::list(&cli, Service::NewHire).await.expect("list");
+    let left = wait_for_dead_letters(&env, 1).await;
     assert_eq!(
         left.messages
             .iter()
@@ -222,7 +231,7 @@ async fn cli_dead_replay_with_a_filter_moves_only_the_matching_letters_and_reque
     .await
     .expect("replay");
     assert!(none.replayed.is_empty() && none.failed.is_empty());
-    assert_eq!(dead::list(&cli, Service::NewHire).await.unwrap().count, 1);
+    wait_for_dead_letters(&env, 1).await;
     env.finish().await;
 }
 
@@ -238,6 +247,9 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
     .unwrap();
     let id = env
         .plant_dead_letter(Service::DevicePurchased, &body, "import failed")
+        .await;
+    let duplicate = env
+        .plant_dead_letter(Service::DevicePurchased, &body, "a duplicate")
         .await;
 
     let (code, stdout, stderr) = env
@@ -268,6 +280,29 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
     );
     assert_eq!(shown["headers"]["x-onboarding-reason"], "import failed");
 
+    // One message by id (positional, as the operations guide writes it): the other stays.
+    let dead_queue = format!("{}.dead", env.queue(Service::DevicePurchased));
+    let (code, _, stderr) = env
+        .onboardctl(
+            demo::ONBOARDCTL,
+            &[],
+            &[
+                "dead",
+                "purge",
+                "--service",
+                "device-purchased",
+                &duplicate,
+                "--yes",
+            ],
+        )
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    // The kept message's return is applied by the quorum queue after the CLI has gone.
+    wait_for_depth(&env, &dead_queue, 1).await;
+    let cli = env.settings(demo::ONBOARDCTL, &[]);
+    let left = dead::list(&cli, Service::DevicePurchased).await.unwrap();
+    assert_eq!(left.messages[0].id, id);
+
     // Without a terminal and without --yes: refused, nothing removed.
     let (code, _, stderr) = env
         .onboardctl(
@@ -278,8 +313,7 @@ async fn cli_dead_show_masks_the_hardware_hash_and_purge_needs_yes() {
         .await;
     assert_eq!(code, 1);
     assert!(stderr.contains("--yes"), "{stderr}");
-    let dead_queue = format!("{}.dead", env.queue(Service::DevicePurchased));
-    assert_eq!(env.queue_depth(&dead_queue).await, 1);
+    wait_for_depth(&env, &dead_queue, 1).await;
 
     let (code, stdout, stderr) = env
         .onboardctl(
@@ -318,6 +352,8 @@ async fn cli_dead_letter_for_a_missing_group_replays_once_the_group_exists() {
     let listing = wait_for_dead_letters(&env, 1).await;
     assert_eq!(listing.messages[0].id, event.id);
     let cli = env.settings(demo::ONBOARDCTL, &overrides);
+    let dead_queue = format!("{}.dead", env.queue(Service::NewHire));
+    wait_for_depth(&env, &dead_queue, 1).await;
     let by_id = Selection {
         id: Some(event.id.clone()),
         ..Default::default()
@@ -343,6 +379,7 @@ async fn cli_dead_letter_for_a_missing_group_replays_once_the_group_exists() {
     group.display_name = "Created later".into();
     group.security_enabled = true;
     env.emulator.state().world().tenant.groups.push(group);
+    wait_for_depth(&env, &dead_queue, 1).await;
 
     let report = dead::replay(&cli, Service::NewHire, &by_id, false)
         .await
