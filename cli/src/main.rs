@@ -6,15 +6,17 @@
 //! | 0 | done; everything asked for was done |
 //! | 1 | failed (the error is printed with its causes on stderr) |
 //! | 2 | the command line was wrong (clap's usage error) |
-//! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published |
+//! | 3 | done in part: some CSV rows were rejected (each reported by line); the rest were published; or `dead replay` republished some selected messages and failed on others (those stay in the dead-letter queue) |
+//! | 4 | `preflight`: something in the tenant must be fixed (each BLOCKED step says what); `status`: a user or device is not ready yet (pending) or blocked |
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onboardctl::dead::{self, ServiceArg};
 use onboardctl::output::Output;
-use onboardctl::{demo, intake, publish};
+use onboardctl::{demo, intake, preflight, publish, status};
 use shared::config::{Service, Settings};
 use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
@@ -23,12 +25,15 @@ use shared::ids::{EmployeeId, GroupTag, HardwareHash, OrderId, SerialNumber, Upn
 
 /// Exit code for "done in part".
 const PARTIAL: u8 = 3;
+/// Exit code for "not ready: fix what the report says".
+const NOT_READY: u8 = 4;
 
 /// Feed, inspect and repair the onboarding automation.
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected)."
+    after_help = "Exit codes: 0 done, 1 failed, 2 usage error, 3 done in part (rows rejected, \
+                  some replays failed), 4 not ready (preflight/status found something to fix or not yet done)."
 )]
 struct Cli {
     /// TOML settings file (the services' format); ONBOARDING__SECTION__KEY variables override it.
@@ -69,6 +74,108 @@ enum Command {
         order_id: Option<OrderId>,
         #[command(subcommand)]
         one: Option<PublishOne>,
+    },
+    /// Check the tenant is ready for the flow (join setting, quota, groups, deployment profile,
+    /// ESP, permissions) and say what to fix. Reads only.
+    Preflight {
+        /// Judge the [graph] credential's permissions against these apps' needs (repeatable;
+        /// default: onboardctl's own read-only set). Run it with a service's config and
+        /// `--permissions-for new-hire` to check that service's registration.
+        #[arg(long, value_enum, default_values_t = [preflight::AppRole::Onboardctl])]
+        permissions_for: Vec<preflight::AppRole>,
+    },
+    /// How far one hire or device (or every row of an HR / hardware-hash CSV) is along the
+    /// onboarding steps, from Graph's current state: ready, pending or blocked, step by step.
+    #[command(group(clap::ArgGroup::new("subject").required(true).args(["user", "serial", "from_csv"])))]
+    Status {
+        /// A hire's UPN.
+        #[arg(long)]
+        user: Option<Upn>,
+        /// A device's serial number.
+        #[arg(long)]
+        serial: Option<SerialNumber>,
+        /// An HR CSV (start dates judged) or a hardware-hash CSV.
+        #[arg(long, value_name = "FILE")]
+        from_csv: Option<PathBuf>,
+    },
+    /// Inspect and repair a service's dead-letter queue.
+    Dead {
+        #[command(subcommand)]
+        command: DeadCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadCommand {
+    /// Every dead letter of the service with its reason, attempts and age; nothing is removed.
+    List {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+    },
+    /// One dead letter with its headers and body (hardware hashes masked).
+    Show {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+        /// The message id (= the event id), as `dead list` shows it.
+        #[arg(value_name = "MESSAGE_ID", required_unless_present = "id_flag")]
+        id: Option<String>,
+        /// The same, as a flag.
+        #[arg(long = "id", value_name = "MESSAGE_ID", conflicts_with = "id")]
+        id_flag: Option<String>,
+    },
+    /// Republish dead letters to the service's work queue (attempts start afresh). A message is
+    /// removed from the dead-letter queue only once the broker confirmed its copy.
+    Replay {
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+        /// Only this message id (also accepted as `--id`).
+        #[arg(value_name = "MESSAGE_ID")]
+        id: Option<String>,
+        #[arg(
+            long = "id",
+            value_name = "MESSAGE_ID",
+            conflicts_with = "id",
+            hide = true
+        )]
+        id_flag: Option<String>,
+        /// Only messages whose reason contains this text (case-insensitive).
+        #[arg(long)]
+        reason_contains: Option<String>,
+        /// Only messages first seen longer ago than this (e.g. 30m, 2h).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        /// Only messages of this CloudEvents type.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Every dead letter of the service.
+        #[arg(long, conflicts_with_all = ["id", "id_flag"])]
+        all: bool,
+        /// Republish nothing: print the Graph writes a replay would make (the handler runs in
+        /// shadow mode: reads only).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete dead letters for good: every one of the service, or one by message id.
+    Purge {
+        /// Only this message id (also accepted as `--id`); the others stay.
+        #[arg(value_name = "MESSAGE_ID")]
+        id: Option<String>,
+        #[arg(
+            long = "id",
+            value_name = "MESSAGE_ID",
+            conflicts_with = "id",
+            hide = true
+        )]
+        id_flag: Option<String>,
+        /// The service whose dead-letter queue (`<queue>.dead`) to use.
+        #[arg(long, value_enum)]
+        service: ServiceArg,
+        /// Do not ask; required when stdin is not a terminal.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -182,7 +289,101 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish { .. } => {
             anyhow::bail!("publish needs --from-csv FILE or one of: hire, purchase, shipment")
         }
+        Command::Dead { command } => run_dead(&settings, command, cli.output).await,
+        Command::Status {
+            user,
+            serial,
+            from_csv,
+        } => {
+            let query = match (user, serial, from_csv) {
+                (Some(upn), _, _) => status::Query::User(upn),
+                (_, Some(serial), _) => status::Query::Serial(serial),
+                (_, _, Some(path)) => status::Query::Csv(path),
+                _ => unreachable!("clap requires one of --user, --serial, --from-csv"),
+            };
+            let report = status::run(&settings, query, status::today()).await?;
+            cli.output.print(&report, || status::render(&report));
+            Ok(if report.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(NOT_READY)
+            })
+        }
+        Command::Preflight { permissions_for } => {
+            let report = preflight::run(&settings, &permissions_for).await?;
+            cli.output.print(&report, || preflight::render(&report));
+            Ok(if report.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(NOT_READY)
+            })
+        }
     }
+}
+
+async fn run_dead(
+    settings: &Settings,
+    command: DeadCommand,
+    out: Output,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        DeadCommand::List { service } => {
+            let listing = dead::list(settings, service.into()).await?;
+            out.print(&listing, || dead::render_list(&listing));
+        }
+        DeadCommand::Show {
+            service,
+            id,
+            id_flag,
+        } => {
+            let id = id.or(id_flag).expect("clap requires a message id");
+            let shown = dead::show(settings, service.into(), &id).await?;
+            out.print(&shown, || dead::render_show(&shown));
+        }
+        DeadCommand::Replay {
+            service,
+            id,
+            id_flag,
+            reason_contains,
+            older_than,
+            event_type,
+            all,
+            dry_run,
+        } => {
+            let selection = dead::Selection {
+                id: id.or(id_flag),
+                reason_contains,
+                older_than,
+                event_type,
+                all,
+            };
+            let report = dead::replay(settings, service.into(), &selection, dry_run).await?;
+            out.print(&report, || dead::render_replay(&report));
+            return Ok(
+                match (report.failed.is_empty(), report.replayed.is_empty()) {
+                    (true, _) => ExitCode::SUCCESS,
+                    (false, false) => ExitCode::from(PARTIAL),
+                    (false, true) => ExitCode::FAILURE,
+                },
+            );
+        }
+        DeadCommand::Purge {
+            service,
+            id,
+            id_flag,
+            yes,
+        } => {
+            let only = id.or(id_flag);
+            let purged = dead::purge(settings, service.into(), only.as_deref(), yes).await?;
+            out.print(&purged, || {
+                format!(
+                    "purged {} dead letters from {}",
+                    purged.purged, purged.queue
+                )
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {

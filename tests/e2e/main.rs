@@ -17,3 +17,9 @@ mod graph_client;
 mod docs;
 // Purchased devices: Autopilot import followed on the broker, device group, sync, errors.
 mod device_purchased;
+// onboardctl's operator verbs: dead letters (list, show, replay, purge).
+mod cli_dead;
+// onboardctl preflight: the ready demo tenant, and each missing piece reported.
+mod cli_preflight;
+// onboardctl status: users and devices ready, pending or blocked; HR start dates.
+mod cli_status;

@@ -454,3 +454,77 @@ impl RunningService {
             .expect("metrics text")
     }
 }
+
+// === helpers for the onboardctl tests (tests/e2e/cli_*.rs) ===
+
+impl TestEnv {
+    /// Declares `service`'s topology (exchange binding, work queue, tiers, `.dead`) as the
+    /// service would at start, without running it.
+    pub async fn declare_service_topology(&self, service: Service) -> Topology {
+        let settings = self.settings(demo::NEW_HIRE, &[]);
+        let spec = ConsumerSpec::for_service(service, &settings.amqp).expect("a consuming service");
+        topology::declare_topology(self.publisher.channel(), &settings.amqp, &spec)
+            .await
+            .expect("topology declared")
+    }
+
+    /// Puts a message straight into `service`'s dead-letter queue with the runtime's headers
+    /// (`reason`, class `permanent`, 1 attempt, first seen now); returns its message id.
+    pub async fn plant_dead_letter(&self, service: Service, body: &[u8], reason: &str) -> String {
+        use shared::amqp::headers as h;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut headers = lapin::types::FieldTable::default();
+        h::set_text(&mut headers, h::REASON, reason);
+        h::set_text(&mut headers, h::ERROR_CLASS, "permanent");
+        h::set_text(&mut headers, h::SERVICE, service.name());
+        h::set_number(&mut headers, h::ATTEMPTS, 1);
+        h::set_time(&mut headers, h::FIRST_SEEN, time_now());
+        let props = shared::amqp::publish::event_properties(&id, headers);
+        let queue = format!("{}.dead", self.queue(service));
+        self.publisher
+            .publish_raw("", &queue, true, body, props)
+            .await
+            .expect("dead letter planted");
+        id
+    }
+
+    /// Messages ready in `queue` (passive declare).
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let opts = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        self.publisher
+            .channel()
+            .queue_declare(queue.into(), opts, lapin::types::FieldTable::default())
+            .await
+            .unwrap_or_else(|e| panic!("queue {queue}: {e}"))
+            .message_count()
+    }
+
+    /// Runs the built `onboardctl` with `args` as `app` with settings `overrides` (stdin
+    /// closed); returns the exit code, stdout and stderr.
+    pub async fn onboardctl(
+        &self,
+        app: DemoApp,
+        overrides: &[(&str, &str)],
+        args: &[&str],
+    ) -> (i32, String, String) {
+        let out = tokio::process::Command::new(binary("onboardctl"))
+            .args(args)
+            .envs(self.service_env(app, overrides))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("onboardctl runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -27,6 +27,7 @@ mod ops_autopilot;
 mod ops_corporate;
 mod ops_directory;
 mod ops_readiness;
+mod ops_status;
 pub mod pages;
 pub mod permissions;
 pub mod policy;

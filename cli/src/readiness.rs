@@ -1,0 +1,125 @@
+//! The vocabulary `preflight` and `status` report in: a list of steps in the order an admin
+//! follows them (the Autopilot user-driven Entra join steps), each `ready`, `pending`,
+//! `blocked` or `manual`, with what was found and, when not ready, what to do.
+//!
+//! Not for: reading Graph (each verb reads what it needs) or exit codes (`main.rs`).
+
+use serde::Serialize;
+use shared::graph::GraphError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Done; nothing to do.
+    Ready,
+    /// Not yet, but it will get there without an admin (provisioning lag, an import running).
+    Pending,
+    /// Will not get there until someone fixes what `fix` says.
+    Blocked,
+    /// Cannot be read with application permissions: check by hand where `fix` says.
+    Manual,
+}
+
+impl State {
+    fn label(self) -> &'static str {
+        match self {
+            State::Ready => "ready",
+            State::Pending => "pending",
+            State::Blocked => "BLOCKED",
+            State::Manual => "manual",
+        }
+    }
+}
+
+/// One step of a readiness report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Short name, stable for scripts (`join-setting`, `user-device-quota`, ...).
+    pub step: String,
+    pub state: State,
+    /// What was found, in an admin's words.
+    pub found: String,
+    /// What to do about it, when not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// The step could not be judged because Graph refused the read (403).
+    #[serde(skip)]
+    pub denied: bool,
+}
+
+impl Step {
+    pub fn ready(step: &str, found: impl Into<String>) -> Step {
+        Step {
+            step: step.to_owned(),
+            state: State::Ready,
+            found: found.into(),
+            fix: None,
+            denied: false,
+        }
+    }
+
+    pub fn pending(step: &str, found: impl Into<String>, fix: impl Into<String>) -> Step {
+        Step {
+            step: step.to_owned(),
+            state: State::Pending,
+            found: found.into(),
+            fix: Some(fix.into()),
+            denied: false,
+        }
+    }
+
+    pub fn blocked(step: &str, found: impl Into<String>, fix: impl Into<String>) -> Step {
+        Step {
+            step: step.to_owned(),
+            state: State::Blocked,
+            found: found.into(),
+            fix: Some(fix.into()),
+            denied: false,
+        }
+    }
+
+    pub fn manual(step: &str, found: impl Into<String>, fix: impl Into<String>) -> Step {
+        Step {
+            step: step.to_owned(),
+            state: State::Manual,
+            found: found.into(),
+            fix: Some(fix.into()),
+            denied: false,
+        }
+    }
+
+    /// A read that failed: the step cannot be judged, which an admin must look at.
+    pub fn unreadable(step: &str, what: &str, err: &GraphError) -> Step {
+        let mut s = Step::blocked(
+            step,
+            format!("could not read {what}: {err}"),
+            "grant the permission named above to this app registration, or run with one that has it",
+        );
+        s.denied = matches!(err, GraphError::PermissionDenied { .. });
+        s
+    }
+}
+
+/// The steps, one per line: state, name, what was found, and the fix indented below.
+pub fn render(title: &str, steps: &[Step]) -> String {
+    let mut lines = vec![title.to_owned()];
+    for s in steps {
+        lines.push(format!(
+            "  [{:7}] {:24} {}",
+            s.state.label(),
+            s.step,
+            s.found
+        ));
+        if let Some(fix) = &s.fix {
+            lines.push(format!("  {:9} {:24} -> {fix}", "", ""));
+        }
+    }
+    lines.join("\n")
+}
+
+/// Whether any step is `blocked` (or, with `pending_counts`, `pending`).
+pub fn any_not_ready(steps: &[Step], pending_counts: bool) -> bool {
+    steps
+        .iter()
+        .any(|s| s.state == State::Blocked || (pending_counts && s.state == State::Pending))
+}
