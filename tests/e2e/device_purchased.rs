@@ -676,3 +676,29 @@ async fn device_purchased_refuses_to_start_with_a_group_that_cannot_hold_devices
     );
     env.finish().await;
 }
+
+#[tokio::test]
+async fn device_purchased_806_for_a_hash_registered_under_another_serial_is_dead_lettered_with_the_reason()
+ {
+    let env = TestEnv::spawn("device_purchased_806_elsewhere").await;
+    let service = env
+        .start_device_purchased(
+            env.purchased_settings(&[("device_purchased.import_max_age", "1s")]),
+        )
+        .await;
+    let dead = env.dead_letters(Service::DevicePurchased).await;
+
+    // The demo device's hash, sold again under a serial Autopilot does not know.
+    let mut purchase = TestEnv::purchase("PF0000999", "PO-999");
+    purchase.hardware_hash = Some(demo::hardware_hash(demo::AUTOPILOT_SERIAL).parse().unwrap());
+    env.publish_purchase(purchase).await;
+    let letter = dead.next("the dead letter", OUTCOME).await;
+
+    let reason = letter.header(headers::REASON).unwrap_or_default();
+    for needle in ["PF0000999", "ZtdDeviceAlreadyAssigned", "another serial"] {
+        assert!(reason.contains(needle), "{reason}");
+    }
+    assert_eq!(import_records(&env), 0, "our terminal record was deleted");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
