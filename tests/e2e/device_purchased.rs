@@ -160,7 +160,7 @@ async fn device_purchased_806_from_a_concurrent_import_counts_as_registered_and_
 }
 
 #[tokio::test]
-async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons_and_consuming_goes_on()
+async fn device_purchased_808_an_invalid_hash_and_a_missing_hash_are_dead_lettered_with_reasons_and_consuming_goes_on()
  {
     let env = TestEnv::spawn("device_purchased_808").await;
     let service = env
@@ -175,11 +175,14 @@ async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons
     bad_hash["hardwareHash"] = "not base64!".into();
     let bad = Envelope::new(DEVICE_PURCHASED, "urn:e2e:procurement", None, bad_hash);
     env.publish(DEVICE_PURCHASED, &bad).await;
+    let mut no_hash = TestEnv::purchase("PF0000804", "PO-804");
+    no_hash.hardware_hash = None;
+    let missing = env.publish_purchase(no_hash).await;
     let good = env
         .publish_purchase(TestEnv::purchase("PF0000103", "PO-103"))
         .await;
 
-    let letters = dead.take(2, "two dead letters", OUTCOME).await;
+    let letters = dead.take(3, "three dead letters", OUTCOME).await;
     let reason_of = |id: &str| {
         letters
             .iter()
@@ -204,6 +207,11 @@ async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons
         reason_of(&bad.id).contains("hardwareHash"),
         "{}",
         reason_of(&bad.id)
+    );
+    let missing_reason = reason_of(&missing.id);
+    assert!(
+        missing_reason.contains("hardwareHash") && missing_reason.contains("required"),
+        "{missing_reason}"
     );
     let outcome = env
         .outcomes
