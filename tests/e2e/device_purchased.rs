@@ -710,3 +710,31 @@ async fn device_purchased_806_for_a_hash_registered_under_another_serial_is_dead
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
+
+#[tokio::test]
+async fn device_purchased_a_sync_another_replica_triggered_is_not_repeated() {
+    let env = TestEnv::spawn("device_purchased_sync_elsewhere").await;
+    env.emulator.state().set_timings(Timings {
+        entra_device_secs: 600.0,
+        ..Timings::default()
+    });
+    let admin = Parts::new(&env.settings(demo::TENANT_ADMIN, &[]), Service::Cli)
+        .expect("admin client")
+        .graph;
+    admin
+        .sync_autopilot()
+        .await
+        .expect("another replica's sync");
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[("device_purchased.sync_after", "0s")]))
+        .await;
+
+    env.publish_purchase(TestEnv::purchase("PF0000411", "PO-411"))
+        .await;
+    let outcome = env.outcomes.next("the late device", OUTCOME).await;
+
+    assert_eq!(outcome.json()["data"]["sync"], "recentInTenant");
+    assert_eq!(syncs_sent(&env), 1, "only the other replica's");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
