@@ -160,7 +160,7 @@ async fn device_purchased_806_from_a_concurrent_import_counts_as_registered_and_
 }
 
 #[tokio::test]
-async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons_and_consuming_goes_on()
+async fn device_purchased_808_an_invalid_hash_and_a_missing_hash_are_dead_lettered_with_reasons_and_consuming_goes_on()
  {
     let env = TestEnv::spawn("device_purchased_808").await;
     let service = env
@@ -175,11 +175,14 @@ async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons
     bad_hash["hardwareHash"] = "not base64!".into();
     let bad = Envelope::new(DEVICE_PURCHASED, "urn:e2e:procurement", None, bad_hash);
     env.publish(DEVICE_PURCHASED, &bad).await;
+    let mut no_hash = TestEnv::purchase("PF0000804", "PO-804");
+    no_hash.hardware_hash = None;
+    let missing = env.publish_purchase(no_hash).await;
     let good = env
         .publish_purchase(TestEnv::purchase("PF0000103", "PO-103"))
         .await;
 
-    let letters = dead.take(2, "two dead letters", OUTCOME).await;
+    let letters = dead.take(3, "three dead letters", OUTCOME).await;
     let reason_of = |id: &str| {
         letters
             .iter()
@@ -204,6 +207,11 @@ async fn device_purchased_808_and_an_invalid_hash_are_dead_lettered_with_reasons
         reason_of(&bad.id).contains("hardwareHash"),
         "{}",
         reason_of(&bad.id)
+    );
+    let missing_reason = reason_of(&missing.id);
+    assert!(
+        missing_reason.contains("hardwareHash") && missing_reason.contains("required"),
+        "{missing_reason}"
     );
     let outcome = env
         .outcomes
@@ -674,5 +682,59 @@ async fn device_purchased_refuses_to_start_with_a_group_that_cannot_hold_devices
         err.contains("device_purchased.device_group_id") && err.contains("security group"),
         "{err}"
     );
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_806_for_a_hash_registered_under_another_serial_is_dead_lettered_with_the_reason()
+ {
+    let env = TestEnv::spawn("device_purchased_806_elsewhere").await;
+    let service = env
+        .start_device_purchased(
+            env.purchased_settings(&[("device_purchased.import_max_age", "1s")]),
+        )
+        .await;
+    let dead = env.dead_letters(Service::DevicePurchased).await;
+
+    // The demo device's hash, sold again under a serial Autopilot does not know.
+    let mut purchase = TestEnv::purchase("PF0000999", "PO-999");
+    purchase.hardware_hash = Some(demo::hardware_hash(demo::AUTOPILOT_SERIAL).parse().unwrap());
+    env.publish_purchase(purchase).await;
+    let letter = dead.next("the dead letter", OUTCOME).await;
+
+    let reason = letter.header(headers::REASON).unwrap_or_default();
+    for needle in ["PF0000999", "ZtdDeviceAlreadyAssigned", "another serial"] {
+        assert!(reason.contains(needle), "{reason}");
+    }
+    assert_eq!(import_records(&env), 0, "our terminal record was deleted");
+    service.stop().await.expect("clean stop");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn device_purchased_a_sync_another_replica_triggered_is_not_repeated() {
+    let env = TestEnv::spawn("device_purchased_sync_elsewhere").await;
+    env.emulator.state().set_timings(Timings {
+        entra_device_secs: 600.0,
+        ..Timings::default()
+    });
+    let admin = Parts::new(&env.settings(demo::TENANT_ADMIN, &[]), Service::Cli)
+        .expect("admin client")
+        .graph;
+    admin
+        .sync_autopilot()
+        .await
+        .expect("another replica's sync");
+    let service = env
+        .start_device_purchased(env.purchased_settings(&[("device_purchased.sync_after", "0s")]))
+        .await;
+
+    env.publish_purchase(TestEnv::purchase("PF0000411", "PO-411"))
+        .await;
+    let outcome = env.outcomes.next("the late device", OUTCOME).await;
+
+    assert_eq!(outcome.json()["data"]["sync"], "recentInTenant");
+    assert_eq!(syncs_sent(&env), 1, "only the other replica's");
+    service.stop().await.expect("clean stop");
     env.finish().await;
 }

@@ -40,6 +40,15 @@ pub enum DevicePurchasedError {
     ImportStorageError(SerialNumber),
     #[error("serial {0} is registered, but Autopilot does not list its device yet")]
     DeviceNotListed(SerialNumber),
+    #[error(
+        "serial {serial}: {outcome}, yet no Autopilot device has this serial within \
+         device_purchased.import_max_age; the hash may be registered under another serial: \
+         search Intune > Devices > Windows > Enrollment > Devices, then replay this event"
+    )]
+    DeviceNeverListed {
+        serial: SerialNumber,
+        outcome: ImportOutcome,
+    },
     #[error("serial {0}: waiting for its Entra device object (Autopilot sync may lag)")]
     EntraDevicePending(SerialNumber),
     #[error(
@@ -90,6 +99,7 @@ impl Classify for DevicePurchasedError {
             Self::ImportStorageError(_) => wait(IMPORT_RECHECK),
             // Appearing after an import takes minutes: let the attempt schedule lengthen waits.
             Self::DeviceNotListed(_) | Self::EntraDevicePending(_) => ErrorClass::TRANSIENT,
+            Self::DeviceNeverListed { .. } => ErrorClass::Permanent,
             Self::AmbiguousSerial { .. } => ErrorClass::Permanent,
             Self::DeviceGroupMissing(_) => ErrorClass::Permanent,
             Self::DeviceGroupNotSecurity(_) => ErrorClass::Permanent,

@@ -185,7 +185,7 @@ async fn register(
     let registration =
         match import::ensure_registered(graph, &progress.imports, purchase, hash, deadline).await {
             Err(DevicePurchasedError::DeviceNotListed(serial)) => {
-                out.sync = sync_if_late(graph, cfg, progress, &serial).await;
+                sync_if_late(graph, cfg, progress, &serial).await;
                 return Err(DevicePurchasedError::DeviceNotListed(serial));
             }
             other => other?,

@@ -146,7 +146,18 @@ async fn follow_import(
             }),
             None => Err(DevicePurchasedError::DeviceNotListed(serial.clone())),
         },
-        // Imported (or already here, 806), yet not listed by serial: Autopilot lags; look again.
+        // Imported (or already here, 806), yet not listed by serial: Autopilot lags; look
+        // again, until the deadline says the serial will not appear (806 for a hash that is
+        // registered under another serial, say).
+        ImportOutcome::Complete { device: None } | ImportOutcome::AlreadyRegisteredHere
+            if OffsetDateTime::now_utc() >= import_deadline =>
+        {
+            remove_finished_imports(graph, ledger, serial, &ours).await?;
+            Err(DevicePurchasedError::DeviceNeverListed {
+                serial: serial.clone(),
+                outcome: record.outcome(),
+            })
+        }
         ImportOutcome::Complete { device: None } | ImportOutcome::AlreadyRegisteredHere => {
             Err(DevicePurchasedError::DeviceNotListed(serial.clone()))
         }
