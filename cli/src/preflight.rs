@@ -23,6 +23,8 @@ use crate::readiness::{self, State, Step};
 pub const MDM_PORTAL_PATH: &str =
     "Microsoft Intune admin center > Devices > Enrollment > Windows > Automatic Enrollment";
 const DEVICE_SETTINGS_PATH: &str = "Entra admin center > Devices > Device settings";
+const NOT_THIS_APPS_TO_READ: &str = "this app may not read it (by design): \
+    run preflight with onboardctl's read-only app to check this step";
 
 /// What `onboardctl` itself needs to read for `preflight` and `status`: read-only.
 pub const ONBOARDCTL: &[Needed] = &[
@@ -84,7 +86,7 @@ pub async fn run(settings: &Settings, roles: &[AppRole]) -> anyhow::Result<Prefl
         // reads, so a refused read is for onboardctl's own app to check, not a finding.
         for s in steps.iter_mut().filter(|s| s.denied) {
             s.state = State::Manual;
-            s.fix = Some("this app may not read it (by design): run preflight with onboardctl's read-only app to check this step".to_owned());
+            s.fix = Some(NOT_THIS_APPS_TO_READ.to_owned());
         }
     }
     Ok(Preflight {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::Serialize;
 use shared::config::{JoinMode, Settings};
-use shared::graph::model::{AutopilotDevice, GroupId, MemberRef};
+use shared::graph::model::{AutopilotDevice, GroupId, MemberRef, UserId};
 use shared::graph::{GraphClient, JoinScope, NoopObserver};
 use shared::ids::{SerialNumber, Upn};
 use time::Date;
@@ -166,51 +166,11 @@ async fn user(
             .check_member_groups(MemberRef::User(&u.id), &ask)
             .await;
         steps.push(match (&policy, &member_of) {
-            (Err(e), _) => Step::unreadable("may-join-devices", "the device registration policy", e),
-            (_, Err(e)) => Step::unreadable("may-join-devices", "group memberships", e),
-            (Ok(p), Ok(member_of)) => match p.join_scope() {
-                Some(JoinScope::Nobody) => Step::blocked(
-                    "may-join-devices",
-                    "Users may join devices to Microsoft Entra: None",
-                    format!("an admin must choose All or Selected under {DEVICE_SETTINGS_PATH}"),
-                ),
-                Some(JoinScope::All) => Step::ready("may-join-devices", "the policy lets all users join"),
-                Some(JoinScope::Selected { users, groups: listed }) => {
-                    if users.contains(&u.id) {
-                        Step::ready("may-join-devices", "listed in Selected users")
-                    } else if let Some(g) = member_of.iter().find(|g| listed.contains(g)) {
-                        Step::ready("may-join-devices", format!("member of {g}, which the policy lists"))
-                    } else {
-                        match cfg.join_mode {
-                            JoinMode::All => Step::blocked(
-                                "may-join-devices",
-                                "join_mode is all, but the policy is Selected and does not list the user",
-                                format!("choose All under {DEVICE_SETTINGS_PATH}, or set new_hire.join_mode to group"),
-                            ),
-                            JoinMode::Group if !listed.contains(&join_group) => Step::blocked(
-                                "may-join-devices",
-                                format!("the join group {join_group} is not in the policy's Selected list"),
-                                format!("add it under {DEVICE_SETTINGS_PATH} > Users may join devices > Selected"),
-                            ),
-                            JoinMode::Group => Step::pending(
-                                "may-join-devices",
-                                format!("not yet a member of the join group {join_group}"),
-                                "the new-hire service adds them when their hire event is handled",
-                            ),
-                            JoinMode::Users => Step::pending(
-                                "may-join-devices",
-                                "not yet in the policy's Selected users",
-                                "the new-hire service adds them when their hire event is handled",
-                            ),
-                        }
-                    }
-                }
-                Some(JoinScope::Unknown(_)) | None => Step::blocked(
-                    "may-join-devices",
-                    "the policy's allowedToJoin has a shape this tool does not know",
-                    format!("check {DEVICE_SETTINGS_PATH} by hand"),
-                ),
-            },
+            (Err(e), _) => Step::unreadable(JOIN, "the device registration policy", e),
+            (_, Err(e)) => Step::unreadable(JOIN, "group memberships", e),
+            (Ok(p), Ok(member_of)) => {
+                join_step(cfg.join_mode, &join_group, p.join_scope(), &u.id, member_of)
+            }
         });
         for g in &groups {
             let step = format!("member-of {g}");
@@ -248,6 +208,65 @@ async fn user(
         steps,
         start_date: start.map(|d| d.to_string()),
         in_time,
+    }
+}
+
+const JOIN: &str = "may-join-devices";
+
+/// Whether the user may join devices now, and if not, whether the new-hire service will get
+/// them there (`pending`) or an admin must act (`blocked`). Pure: `member_of` is the user's
+/// transitive membership among the groups that matter.
+fn join_step(
+    mode: JoinMode,
+    join_group: &GroupId,
+    scope: Option<&JoinScope>,
+    user: &UserId,
+    member_of: &[GroupId],
+) -> Step {
+    const BY_SERVICE: &str = "the new-hire service adds them when their hire event is handled";
+    let (users, listed) = match scope {
+        Some(JoinScope::Nobody) => {
+            return Step::blocked(
+                JOIN,
+                "Users may join devices to Microsoft Entra: None",
+                format!("an admin must choose All or Selected under {DEVICE_SETTINGS_PATH}"),
+            );
+        }
+        Some(JoinScope::All) => return Step::ready(JOIN, "the policy lets all users join"),
+        Some(JoinScope::Selected { users, groups }) => (users, groups),
+        Some(JoinScope::Unknown(_)) | None => {
+            return Step::blocked(
+                JOIN,
+                "the policy's allowedToJoin has a shape this tool does not know",
+                format!("check {DEVICE_SETTINGS_PATH} by hand"),
+            );
+        }
+    };
+    if users.contains(user) {
+        return Step::ready(JOIN, "listed in Selected users");
+    }
+    if let Some(g) = member_of.iter().find(|g| listed.contains(g)) {
+        return Step::ready(JOIN, format!("member of {g}, which the policy lists"));
+    }
+    match mode {
+        JoinMode::All => Step::blocked(
+            JOIN,
+            "join_mode is all, but the policy is Selected and does not list the user",
+            format!("choose All under {DEVICE_SETTINGS_PATH}, or set new_hire.join_mode to group"),
+        ),
+        JoinMode::Group if !listed.contains(join_group) => Step::blocked(
+            JOIN,
+            format!("the join group {join_group} is not in the policy's Selected list"),
+            format!("add it under {DEVICE_SETTINGS_PATH} > Users may join devices > Selected"),
+        ),
+        JoinMode::Group => Step::pending(
+            JOIN,
+            format!("not yet a member of the join group {join_group}"),
+            BY_SERVICE,
+        ),
+        JoinMode::Users => {
+            Step::pending(JOIN, "not yet in the policy's Selected users", BY_SERVICE)
+        }
     }
 }
 
@@ -307,80 +326,129 @@ async fn device(
         },
     ));
     // Entra device and device group first: the profile step depends on the group.
-    let device_group = GroupId::new(settings.device_purchased.device_group_id.clone());
-    let mut in_group = None;
-    match ap.entra_device_id() {
-        None => steps.push(Step::pending(
-            "entra-device",
-            "no Entra device object yet",
-            "it appears after the import and an Autopilot sync; the device-purchased service syncs when it is overdue",
-        )),
-        Some(device_id) => match graph.entra_device_by_device_id(&device_id).await {
-            Ok(Some(d)) => {
-                steps.push(Step::ready("entra-device", format!("Entra device {}", d.id)));
-                if !device_group.as_str().is_empty() {
-                    let m = graph.check_member_groups(MemberRef::Device(&d.id), std::slice::from_ref(&device_group)).await;
-                    steps.push(match m {
-                        Ok(g) if g.contains(&device_group) => {
-                            in_group = Some(true);
-                            Step::ready("device-group", format!("member of {device_group}"))
-                        }
-                        Ok(_) => {
-                            in_group = Some(false);
-                            Step::pending("device-group", format!("not yet in {device_group}"), if settings.device_purchased.device_group_dynamic {
-                                "the dynamic group's rule adds it (Entra evaluates rules with a delay)"
-                            } else {
-                                "the device-purchased service adds it"
-                            })
-                        }
-                        Err(e) => Step::unreadable("device-group", "group memberships", &e),
-                    });
-                }
-            }
-            Ok(None) => steps.push(Step::pending("entra-device", format!("Autopilot names Entra deviceId {device_id}, not visible yet"), "wait for directory replication")),
-            Err(e) => steps.push(Step::unreadable("entra-device", "Entra devices", &e)),
+    let (entra, in_group) = entra_and_group(graph, settings, &ap).await;
+    steps.extend(entra);
+    steps.push(
+        match graph.autopilot_profile_assignment_status(&ap.id).await {
+            Ok(Some(status)) => profile_step(&status, in_group),
+            Ok(None) => Step::pending(PROFILE, "the Autopilot device is gone", "re-run status"),
+            Err(e) => Step::unreadable(PROFILE, "the profile assignment", &e),
         },
-    }
-    steps.push(match graph.autopilot_profile_assignment_status(&ap.id).await {
-        Ok(Some(s)) if s.starts_with("assigned") && s != "assignedOutOfSync" => {
-            Step::ready("deployment-profile", format!("deploymentProfileAssignmentStatus {s}"))
+    );
+    steps.push(assigned_user_step(ap.assigned_upn(), expected_user));
+    done(steps)
+}
+
+/// The Entra device step, and the device-group step once the device exists; also whether
+/// the device is in the group (`None` when unknown).
+async fn entra_and_group(
+    graph: &GraphClient,
+    settings: &Settings,
+    ap: &AutopilotDevice,
+) -> (Vec<Step>, Option<bool>) {
+    const ENTRA: &str = "entra-device";
+    const GROUP: &str = "device-group";
+    let Some(device_id) = ap.entra_device_id() else {
+        let step = Step::pending(
+            ENTRA,
+            "no Entra device object yet",
+            "it appears after the import and an Autopilot sync; \
+             the device-purchased service syncs when it is overdue",
+        );
+        return (vec![step], None);
+    };
+    let device = match graph.entra_device_by_device_id(&device_id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            let found = format!("Autopilot names Entra deviceId {device_id}, not visible yet");
+            return (
+                vec![Step::pending(
+                    ENTRA,
+                    found,
+                    "wait for directory replication",
+                )],
+                None,
+            );
         }
-        Ok(Some(s)) if s == "failed" => Step::blocked(
-            "deployment-profile",
-            "profile assignment failed",
-            "check the profile's assignment in Intune admin center > Devices > Enrollment > Windows > Deployment profiles",
+        Err(e) => return (vec![Step::unreadable(ENTRA, "Entra devices", &e)], None),
+    };
+    let mut steps = vec![Step::ready(ENTRA, format!("Entra device {}", device.id))];
+    let group = GroupId::new(settings.device_purchased.device_group_id.clone());
+    if group.as_str().is_empty() {
+        return (steps, None);
+    }
+    let member = graph
+        .check_member_groups(MemberRef::Device(&device.id), std::slice::from_ref(&group))
+        .await;
+    let how = if settings.device_purchased.device_group_dynamic {
+        "the dynamic group's rule adds it (Entra evaluates rules with a delay)"
+    } else {
+        "the device-purchased service adds it"
+    };
+    let (step, in_group) = match member {
+        Ok(g) if g.contains(&group) => {
+            (Step::ready(GROUP, format!("member of {group}")), Some(true))
+        }
+        Ok(_) => (
+            Step::pending(GROUP, format!("not yet in {group}"), how),
+            Some(false),
         ),
-        Ok(Some(s)) if s == "notAssigned" && in_group == Some(true) => Step::blocked(
-            "deployment-profile",
+        Err(e) => (Step::unreadable(GROUP, "group memberships", &e), None),
+    };
+    steps.push(step);
+    (steps, in_group)
+}
+
+const PROFILE: &str = "deployment-profile";
+
+/// `deploymentProfileAssignmentStatus` judged; `in_group` says whether the device is in the
+/// device group the profile should target.
+fn profile_step(status: &str, in_group: Option<bool>) -> Step {
+    let found = format!(
+        "deploymentProfileAssignmentStatus {}",
+        if status.is_empty() { "unknown" } else { status }
+    );
+    match status {
+        // "assignedUnkownSyncState" [sic] is the real value (reference §6).
+        "assignedInSync" | "assignedUnkownSyncState" | "assignedUnknownSyncState" => {
+            Step::ready(PROFILE, found)
+        }
+        "failed" => Step::blocked(
+            PROFILE,
+            "profile assignment failed",
+            "check the profile's assignment: Intune admin center > Devices > Enrollment > \
+             Windows > Deployment profiles",
+        ),
+        "notAssigned" if in_group == Some(true) => Step::blocked(
+            PROFILE,
             "in the device group, but no deployment profile is assigned",
             "assign a profile to the device group (onboardctl preflight checks this)",
         ),
-        Ok(Some(s)) => Step::pending(
-            "deployment-profile",
-            format!("deploymentProfileAssignmentStatus {}", if s.is_empty() { "unknown" } else { &s }),
+        _ => Step::pending(
+            PROFILE,
+            found,
             "Intune assigns the profile once the device is in the group the profile targets",
         ),
-        Ok(None) => Step::pending("deployment-profile", "the Autopilot device is gone", "re-run status"),
-        Err(e) => Step::unreadable("deployment-profile", "the profile assignment", &e),
-    });
-    steps.push(match (ap.assigned_upn(), expected_user) {
+    }
+}
+
+/// The assigned user against the one the hardware-hash CSV names (if any).
+fn assigned_user_step(assigned: Option<&str>, expected: Option<&Upn>) -> Step {
+    const STEP: &str = "assigned-user";
+    match (assigned, expected) {
         (Some(u), Some(want)) if !u.eq_ignore_ascii_case(want.as_str()) => Step::blocked(
-            "assigned-user",
+            STEP,
             format!("assigned to {u}, the CSV says {want}"),
             "reassign it (device_shipped.allow_reassign) or correct the CSV",
         ),
-        (Some(u), _) => Step::ready("assigned-user", format!("assigned to {u}")),
+        (Some(u), _) => Step::ready(STEP, format!("assigned to {u}")),
         (None, Some(want)) => Step::pending(
-            "assigned-user",
+            STEP,
             format!("not yet assigned to {want}"),
             "the device-shipped service assigns it when the shipment event arrives",
         ),
-        (None, None) => Step::ready(
-            "assigned-user",
-            "no user assigned (optional; assigned when shipped)",
-        ),
-    });
-    done(steps)
+        (None, None) => Step::ready(STEP, "no user assigned (optional; assigned when shipped)"),
+    }
 }
 
 pub fn render(r: &Report) -> String {
@@ -403,4 +471,98 @@ pub fn render(r: &Report) -> String {
 /// Today in UTC, the date start dates are compared with.
 pub fn today() -> Date {
     time::OffsetDateTime::now_utc().date()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_and_user_assignment_are_judged() {
+        assert_eq!(
+            profile_step("assignedUnkownSyncState", None).state,
+            State::Ready
+        );
+        assert_eq!(
+            profile_step("assignedOutOfSync", Some(true)).state,
+            State::Pending
+        );
+        assert_eq!(
+            profile_step("notAssigned", Some(false)).state,
+            State::Pending
+        );
+        assert_eq!(
+            profile_step("notAssigned", Some(true)).state,
+            State::Blocked
+        );
+        assert_eq!(profile_step("failed", None).state, State::Blocked);
+        let ada: Upn = "ada@contoso.test".parse().unwrap();
+        assert_eq!(
+            assigned_user_step(Some("ADA@contoso.test"), Some(&ada)).state,
+            State::Ready
+        );
+        assert_eq!(
+            assigned_user_step(Some("bob@contoso.test"), Some(&ada)).state,
+            State::Blocked
+        );
+        assert_eq!(assigned_user_step(None, Some(&ada)).state, State::Pending);
+        assert_eq!(assigned_user_step(None, None).state, State::Ready);
+    }
+
+    #[test]
+    fn joining_is_judged_per_mode_and_policy() {
+        let user = UserId::new("u1");
+        let join = GroupId::new("g-join");
+        let selected = |users: Vec<&str>, groups: Vec<&str>| JoinScope::Selected {
+            users: users.into_iter().map(UserId::new).collect(),
+            groups: groups.into_iter().map(GroupId::new).collect(),
+        };
+        let listed = selected(vec![], vec!["g-join"]);
+        let unlisted = selected(vec![], vec![]);
+        let cases = [
+            (
+                JoinMode::Group,
+                Some(JoinScope::Nobody),
+                vec![],
+                State::Blocked,
+            ),
+            (JoinMode::Group, Some(JoinScope::All), vec![], State::Ready),
+            (
+                JoinMode::Group,
+                Some(listed.clone()),
+                vec![join.clone()],
+                State::Ready,
+            ),
+            (
+                JoinMode::Group,
+                Some(listed.clone()),
+                vec![],
+                State::Pending,
+            ),
+            (
+                JoinMode::Group,
+                Some(unlisted.clone()),
+                vec![],
+                State::Blocked,
+            ),
+            (
+                JoinMode::Users,
+                Some(unlisted.clone()),
+                vec![],
+                State::Pending,
+            ),
+            (
+                JoinMode::Users,
+                Some(selected(vec!["u1"], vec![])),
+                vec![],
+                State::Ready,
+            ),
+            (JoinMode::All, Some(unlisted), vec![], State::Blocked),
+            (JoinMode::All, None, vec![], State::Blocked),
+        ];
+        for (mode, scope, member_of, want) in cases {
+            let got = join_step(mode, &join, scope.as_ref(), &user, &member_of);
+            assert_eq!(got.state, want, "{mode:?} {scope:?} {member_of:?}: {got:?}");
+        }
+    }
 }
