@@ -58,6 +58,18 @@ pub struct Summary {
     /// Events still without an outcome at the end (dead-lettered, or still retrying).
     pub without_outcome: usize,
     pub hires: Vec<HireState>,
+    pub devices: Vec<DeviceState>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceState {
+    pub serial_number: String,
+    pub autopilot_device_id: String,
+    pub group_tag: String,
+    pub assigned_user: String,
+    pub entra_device_id: Option<String>,
+    pub in_device_group: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,28 +98,33 @@ pub async fn run(opts: DemoOptions, out: Output) -> anyhow::Result<Summary> {
     let stop = CancellationToken::new();
     let base = env.settings(tenant::ONBOARDCTL)?;
     let outcomes = OutcomeCounter::bind(&base).await?;
-    let services = vec![
-        spawn(
-            Service::NewHire,
-            env.settings(tenant::NEW_HIRE)?,
-            stop.clone(),
-        )
-        .await?,
-    ];
+    let mut services = Vec::new();
+    for (service, app) in [
+        (Service::NewHire, tenant::NEW_HIRE),
+        (Service::DevicePurchased, tenant::DEVICE_PURCHASED),
+        (Service::DeviceShipped, tenant::DEVICE_SHIPPED),
+    ] {
+        services.push(spawn(service, env.settings(app)?, stop.clone()).await?);
+    }
     progress(
         out,
         "Graph emulator and services started; publishing the sample files.",
     );
 
-    let hires = publish::publish_csv(
-        &base,
-        &opts.examples.join("hires.csv"),
-        CsvKind::Hr,
-        None,
+    let examples = [
+        ("hires.csv", CsvKind::Hr),
+        ("autopilot-hashes.csv", CsvKind::Autopilot),
+    ];
+    let mut published = 0;
+    for (file, kind) in examples {
+        let report =
+            publish::publish_csv(&base, &opts.examples.join(file), kind, None, out).await?;
+        published += report.published;
+    }
+    progress(
         out,
-    )
-    .await?;
-    let published = hires.published;
+        &format!("published {published} events; waiting for every outcome."),
+    );
     let counts = outcomes.wait_for(published, opts.timeout).await;
     stop.cancel();
     for service in services {
@@ -197,7 +214,9 @@ async fn spawn(
     let addr = http.local_addr()?;
     let task = match service {
         Service::NewHire => tokio::spawn(new_hire::run(settings, http, stop)),
-        other => anyhow::bail!("{} is not part of the demo yet", other.name()),
+        Service::DevicePurchased => tokio::spawn(device_purchased::run(settings, http, stop)),
+        Service::DeviceShipped => tokio::spawn(device_shipped::run(settings, http, stop)),
+        Service::Cli => anyhow::bail!("onboardctl is not a service"),
     };
     wait_ready(addr)
         .await
@@ -324,7 +343,34 @@ fn summarise(tenant: &Fixture, published: usize, outcomes: BTreeMap<String, usiz
         without_outcome: published.saturating_sub(delivered),
         outcomes,
         hires,
+        devices: devices(tenant),
     }
+}
+
+fn devices(tenant: &Fixture) -> Vec<DeviceState> {
+    let device_group = tenant
+        .groups
+        .iter()
+        .find(|g| g.id == tenant::GROUP_AUTOPILOT_DEVICES);
+    tenant
+        .autopilot_devices
+        .iter()
+        .map(|d| {
+            let entra = d
+                .azure_active_directory_device_id
+                .as_ref()
+                .and_then(|id| tenant.entra_devices.iter().find(|e| &e.device_id == id));
+            DeviceState {
+                serial_number: d.serial_number.clone(),
+                autopilot_device_id: d.id.clone(),
+                group_tag: d.group_tag.clone(),
+                assigned_user: d.user_principal_name.clone(),
+                entra_device_id: entra.map(|e| e.id.clone()),
+                in_device_group: entra
+                    .is_some_and(|e| device_group.is_some_and(|g| g.members.contains(&e.id))),
+            }
+        })
+        .collect()
 }
 
 /// The summary as a person reads it.
@@ -340,6 +386,24 @@ pub fn render(summary: &Summary) -> String {
             h.user_principal_name,
             if h.may_join_devices { "yes" } else { "no" },
             h.groups.join(", ")
+        ));
+    }
+    lines.push(
+        "Autopilot devices (serial | group tag | assigned user | Entra device | in device group):"
+            .to_owned(),
+    );
+    for d in &summary.devices {
+        lines.push(format!(
+            "  {:<12} | {:<15} | {:<24} | {:<36} | {}",
+            d.serial_number,
+            d.group_tag,
+            if d.assigned_user.is_empty() {
+                "-"
+            } else {
+                &d.assigned_user
+            },
+            d.entra_device_id.as_deref().unwrap_or("-"),
+            if d.in_device_group { "yes" } else { "no" }
         ));
     }
     if summary.without_outcome > 0 {

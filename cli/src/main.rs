@@ -252,6 +252,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { examples, speed } = cli.command {
+        // The services' logs, on stderr: warnings only unless DEMO_LOG says otherwise.
+        let logs = shared::config::TelemetrySettings {
+            log_filter: std::env::var("DEMO_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            log_format: shared::config::LogFormat::Pretty,
+            otlp_endpoint: String::new(),
+        };
+        let _telemetry = shared::telemetry::init("onboardctl-demo", &logs, std::io::stderr)?;
         let opts = demo::DemoOptions {
             examples,
             speed,

@@ -164,3 +164,22 @@ pub async fn close_connections_named(prefix: &str) -> usize {
     }
     closed
 }
+
+/// Deletes every queue whose name starts with `prefix` (a test's leftovers once it passed).
+pub async fn delete_prefixed(prefix: &str) {
+    let out = tokio::process::Command::new("rabbitmqctl")
+        .args(["-q", "list_queues", "name"])
+        .output()
+        .await
+        .expect("rabbitmqctl runs");
+    for queue in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|q| q.starts_with(prefix))
+    {
+        let _ = tokio::process::Command::new("rabbitmqctl")
+            .args(["-q", "delete_queue", queue])
+            .status()
+            .await;
+    }
+}
