@@ -13,6 +13,8 @@ mod dead_letters;
 mod resilience;
 // Our Graph client against the emulator: escaping, paging, credentials.
 mod graph_client;
+// onboardctl publish --from-csv: sample files, 5,000 rows, the same file twice.
+mod cli_publish;
 // The three services together, events in the worst order.
 mod converge;
 // The README's main job (onboardctl demo) as a test.
