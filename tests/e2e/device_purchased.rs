@@ -89,6 +89,19 @@ async fn device_purchased_is_imported_grouped_cleaned_up_and_announced() {
     assert_eq!(data["orderId"], "PO-101");
     assert_eq!(data["registration"], "imported", "{data}");
     assert_eq!(data["groupTag"], "Sales", "{data}");
+    let profile = data["deploymentProfileAssignmentStatus"]
+        .as_str()
+        .expect("profile status (beta read)");
+    assert!(
+        [
+            "notAssigned",
+            "pending",
+            "assignedUnkownSyncState",
+            "assignedInSync"
+        ]
+        .contains(&profile),
+        "{data}"
+    );
     assert!(data["autopilotDeviceId"].is_string(), "{data}");
     let object = data["entraDeviceObjectId"].as_str().expect("object id");
     assert_eq!(data["deviceGroup"]["how"], "added", "{data}");

@@ -219,6 +219,7 @@ async fn converge(
 ) -> Result<(), DevicePurchasedError> {
     let serial = &purchase.serial_number;
     out.autopilot_device_id = Some(device.id.clone());
+    out.deployment_profile_assignment_status = profile_assignment_status(graph, device).await;
     out.group_tag = device.group_tag.clone().filter(|t| !t.is_empty());
     let mut tag = device::ensure_group_tag(graph, cfg, device, purchase).await?;
     if tag == GroupTagUpdate::Updated {
@@ -265,6 +266,21 @@ async fn sync_if_late(
         }
         Err(e) => {
             tracing::warn!(error = %e, late_for = ?Duration::from_secs(late_for.as_secs()), "Cannot ask for an Autopilot sync; waiting without one.");
+            None
+        }
+    }
+}
+
+/// What the outcome reports about the deployment profile: informational, so a failed (beta)
+/// read is logged and reported as unknown rather than holding the device back.
+async fn profile_assignment_status(
+    graph: &impl GraphApi,
+    device: &AutopilotDevice,
+) -> Option<String> {
+    match graph.autopilot_profile_assignment_status(&device.id).await {
+        Ok(status) => status.filter(|s| !s.is_empty()),
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot read the deployment profile assignment status.");
             None
         }
     }

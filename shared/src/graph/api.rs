@@ -121,6 +121,11 @@ pub trait GraphApi: Send + Sync {
         id: &AutopilotDeviceId,
         props: &DeviceProperties,
     ) -> impl Future<Output = Answer<()>> + Send;
+    /// `deploymentProfileAssignmentStatus` (beta only, §6); `None` when the device is gone.
+    fn autopilot_profile_assignment_status(
+        &self,
+        id: &AutopilotDeviceId,
+    ) -> impl Future<Output = Answer<Option<String>>> + Send;
 
     // --- corporate identifiers ---
     fn corporate_identifier_exists(
@@ -175,6 +180,7 @@ delegate_to_inherent! {
     fn autopilot_settings(&self) -> AutopilotSettings;
     fn assign_user_to_device(&self, id: &AutopilotDeviceId, upn: &Upn, addressable_user_name: &str) -> ();
     fn update_device_properties(&self, id: &AutopilotDeviceId, props: &DeviceProperties) -> ();
+    fn autopilot_profile_assignment_status(&self, id: &AutopilotDeviceId) -> Option<String>;
     fn corporate_identifier_exists(&self, id: &CorporateIdentifier) -> bool;
     fn import_corporate_identifier(&self, id: &CorporateIdentifier) -> ImportedIdentity;
     fn deployment_profiles(&self) -> Vec<DeploymentProfile>;
