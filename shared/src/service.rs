@@ -122,3 +122,59 @@ pub fn shutdown_on_signal() -> CancellationToken {
     });
     token
 }
+
+/// Why a service binary stopped with an error, for `main` to print with its causes.
+#[derive(Debug, thiserror::Error)]
+pub enum MainError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("telemetry: {0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
+    #[error("http.listen: cannot bind {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// The body of every service binary's `main`: loads settings (`config` file, then the
+/// environment), validates them for `service`, installs telemetry, binds the health listener and
+/// runs `run` until SIGTERM or SIGINT. Printing the error and choosing the exit code stay in
+/// `main`, so each binary keeps its own `--help`.
+pub async fn run_binary<F, Fut>(
+    service: Service,
+    config: Option<&std::path::Path>,
+    run: F,
+) -> Result<(), MainError>
+where
+    F: FnOnce(Settings, TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ServiceError>>,
+{
+    let settings = crate::config::load(config, std::env::vars().collect())?;
+    settings.validate(service)?;
+    let _telemetry = crate::telemetry::init(service.name(), &settings.telemetry, std::io::stdout)?;
+    let addr = settings.http.listen;
+    let http = TcpListener::bind(addr)
+        .await
+        .map_err(|source| MainError::Bind { addr, source })?;
+    run(settings, http, shutdown_on_signal()).await?;
+    Ok(())
+}
+
+/// An error and its causes on one line, as `anyhow`'s `{:#}` prints them.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // `#[error(transparent)]` layers repeat their source's message: print it once.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 use shared::config::Service;
 
@@ -19,26 +18,18 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+    let args = Args::parse();
+    match shared::service::run_binary(
+        Service::DevicePurchased,
+        args.config.as_deref(),
+        device_purchased::run,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("device-purchased: {err:#}");
+            eprintln!("device-purchased: {}", shared::service::error_chain(&err));
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(args: Args) -> anyhow::Result<()> {
-    let settings = shared::config::load(args.config.as_deref(), std::env::vars().collect())?;
-    settings.validate(Service::DevicePurchased)?;
-    let _telemetry = shared::telemetry::init(
-        Service::DevicePurchased.name(),
-        &settings.telemetry,
-        std::io::stdout,
-    )?;
-    let http = tokio::net::TcpListener::bind(&settings.http.listen)
-        .await
-        .with_context(|| format!("http.listen: cannot bind {}", settings.http.listen))?;
-    device_purchased::run(settings, http, shared::service::shutdown_on_signal()).await?;
-    Ok(())
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 use shared::config::Service;
 
@@ -19,26 +18,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+    let args = Args::parse();
+    match shared::service::run_binary(Service::NewHire, args.config.as_deref(), new_hire::run).await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("new-hire: {err:#}");
+            eprintln!("new-hire: {}", shared::service::error_chain(&err));
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(args: Args) -> anyhow::Result<()> {
-    let settings = shared::config::load(args.config.as_deref(), std::env::vars().collect())?;
-    settings.validate(Service::NewHire)?;
-    let _telemetry = shared::telemetry::init(
-        Service::NewHire.name(),
-        &settings.telemetry,
-        std::io::stdout,
-    )?;
-    let http = tokio::net::TcpListener::bind(&settings.http.listen)
-        .await
-        .with_context(|| format!("http.listen: cannot bind {}", settings.http.listen))?;
-    new_hire::run(settings, http, shared::service::shutdown_on_signal()).await?;
-    Ok(())
 }
