@@ -3,8 +3,7 @@
 //! not sent), and the writes it counted are the plan. The same code path as production, so the
 //! plan cannot drift from what a replay does.
 //!
-//! Not for: the broker (`dead.rs` takes and requeues the messages). A service whose handler
-//! this build does not link is one more arm in [`Planner::plan`].
+//! Not for: the broker (`dead.rs` takes and requeues the messages).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +11,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Serialize;
 use shared::config::{Service, Settings};
-use shared::events::{EMPLOYEE_HIRED, EmployeeHired, parse_event};
+use shared::events::{
+    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
+    EmployeeHired, parse_event,
+};
 use shared::graph::{GraphClient, GraphObserver};
 
 /// The Graph writes one replayed message would make, and how its handler would end.
@@ -93,8 +95,7 @@ impl Planner {
         }
     }
 
-    // One arm per service whose handler this build links; the device services' crates join
-    // here as `Service::DevicePurchased => device_purchased::handler::handle(..)`.
+    // One arm per service: its own handler, on the shadow-mode client.
     async fn run_handler(&self, content_type: Option<&str>, body: &[u8]) -> anyhow::Result<()> {
         let max = self.settings.amqp.max_body_bytes;
         match self.service {
@@ -107,10 +108,34 @@ impl Planner {
                     .await?;
                 Ok(())
             }
-            Service::DevicePurchased | Service::DeviceShipped | Service::Cli => anyhow::bail!(
-                "--dry-run is not available for {} in this build (its handler is not linked)",
-                self.service.name()
-            ),
+            Service::DevicePurchased => {
+                let event =
+                    parse_event::<DevicePurchased>(content_type, DEVICE_PURCHASED, body, max)
+                        .map_err(|e| {
+                            anyhow::anyhow!("the message does not parse as a purchase: {e}")
+                        })?;
+                let cfg = &self.settings.device_purchased;
+                // A replay starts its age afresh (its bookkeeping headers are dropped), so now.
+                let progress = device_purchased::handler::Progress::new(cfg);
+                let now = time::OffsetDateTime::now_utc();
+                device_purchased::handler::handle(&self.graph, cfg, &progress, &event.data, now)
+                    .await?;
+                Ok(())
+            }
+            Service::DeviceShipped => {
+                let event = parse_event::<DeviceShipped>(content_type, DEVICE_SHIPPED, body, max)
+                    .map_err(|e| {
+                    anyhow::anyhow!("the message does not parse as a shipment: {e}")
+                })?;
+                device_shipped::handler::handle(
+                    &self.graph,
+                    &self.settings.device_shipped,
+                    &event.data,
+                )
+                .await?;
+                Ok(())
+            }
+            Service::Cli => anyhow::bail!("onboardctl consumes no queue"),
         }
     }
 }

@@ -396,3 +396,51 @@ async fn cli_dead_letter_for_a_missing_group_replays_once_the_group_exists() {
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
+
+#[tokio::test]
+async fn cli_dead_dry_run_plans_a_device_shipment_with_the_device_services_own_handler() {
+    let env = TestEnv::spawn("cli_dead_dry_run_shipment").await;
+    env.declare_service_topology(Service::DeviceShipped).await;
+    let event = shared::events::Envelope::new(
+        shared::events::DEVICE_SHIPPED,
+        "urn:e2e:procurement",
+        None,
+        TestEnv::shipment(demo::AUTOPILOT_SERIAL, demo::UPN_GRACE),
+    );
+    let body = serde_json::to_vec(&event).unwrap();
+    // The demo device is assigned to Katherine: a reassignment an admin might now allow.
+    let id = env
+        .plant_dead_letter(
+            Service::DeviceShipped,
+            &body,
+            "device CZC0000001 is already assigned",
+        )
+        .await;
+    let dead_queue = format!("{}.dead", env.queue(Service::DeviceShipped));
+    wait_for_depth(&env, &dead_queue, 1).await;
+    let cli = env.settings(
+        demo::DEVICE_SHIPPED,
+        &[("device_shipped.allow_reassign", "true")],
+    );
+
+    let by_id = Selection {
+        id: Some(id),
+        ..Default::default()
+    };
+    let plan = dead::replay(&cli, Service::DeviceShipped, &by_id, true)
+        .await
+        .expect("dry run");
+
+    assert!(plan.plans[0].ok, "{:?}", plan.plans[0]);
+    assert_eq!(
+        plan.plans[0].would_write,
+        ["POST /v1.0/deviceManagement/windowsAutopilotDeviceIdentities/{id}/assignUserToDevice"]
+    );
+    assert_eq!(
+        env.emulator.counters().writes.values().sum::<u64>(),
+        0,
+        "a dry run writes nothing"
+    );
+    wait_for_depth(&env, &dead_queue, 1).await;
+    env.finish().await;
+}
