@@ -8,6 +8,10 @@ use super::*;
 use crate::error::Classify;
 use crate::graph::policy::check_rails;
 
+/// Simulated Graph latency. Time is paused in these tests, so it orders events (a read in flight
+/// while another caller queues an addition) and never makes a test wait.
+const STORE_LATENCY: Duration = Duration::from_secs(1);
+
 struct FakeStore {
     policy: Mutex<RegistrationPolicy>,
     reads: AtomicU32,
@@ -19,7 +23,7 @@ struct FakeStore {
 
 impl PolicyStore for Arc<FakeStore> {
     async fn read_policy(&self) -> Result<RegistrationPolicy, GraphError> {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(STORE_LATENCY).await;
         self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self.policy.lock().unwrap().clone())
     }
@@ -33,7 +37,7 @@ impl PolicyStore for Arc<FakeStore> {
         if self.shadow {
             return Ok(Written::Shadowed);
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(STORE_LATENCY).await;
         self.writes.fetch_add(1, Ordering::SeqCst);
         let lost = self
             .lose_writes
