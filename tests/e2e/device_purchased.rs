@@ -8,7 +8,6 @@ use shared::config::Service;
 use shared::events::{DEVICE_PURCHASED, Envelope};
 use shared::graph::model::{ImportId, NewImport};
 use shared::service::Parts;
-use tokio_util::sync::CancellationToken;
 
 const OUTCOME: Duration = Duration::from_secs(30);
 
@@ -435,15 +434,12 @@ async fn device_purchased_killed_mid_import_and_restarted_registers_every_device
         ("amqp.concurrency", "4"),
         ("amqp.prefetch", "8"),
     ];
-    let mut child = tokio::process::Command::new(e2e::binary("device-purchased"))
-        .env_clear()
-        .envs(env.service_env(demo::DEVICE_PURCHASED, &overrides))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("device-purchased binary starts");
-    env.wait_for_queue(Service::DevicePurchased).await;
+    let mut child = env
+        .start_binary(
+            Service::DevicePurchased,
+            env.service_env(demo::DEVICE_PURCHASED, &overrides),
+        )
+        .await;
 
     let serials: Vec<String> = (0..20).map(|i| format!("PF70{i:05}")).collect();
     let mut sent = BTreeSet::new();
@@ -597,16 +593,12 @@ async fn device_purchased_shadow_mode_reports_would_import_and_writes_nothing() 
     );
     let writes: u64 = env.emulator.state().counters().writes.values().sum();
     assert_eq!(writes, 0, "shadow mode sent a write");
-    let metrics = service.metrics().await;
-    let would = e2e::metrics::value(
-        &metrics,
-        "onboarding_would_writes_total",
-        &[(
-            "route",
-            "/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities",
-        )],
+    assert_eq!(
+        service
+            .would_writes("/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities")
+            .await,
+        1.0
     );
-    assert_eq!(would, Some(1.0), "{metrics}");
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
@@ -679,17 +671,8 @@ async fn device_purchased_refuses_to_start_with_a_group_that_cannot_hold_devices
     let env = TestEnv::spawn("device_purchased_m365_group").await;
     let settings =
         env.purchased_settings(&[("device_purchased.device_group_id", demo::GROUP_M365)]);
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-
-    let ended = wait::within(
-        "the service to refuse to start",
-        Duration::from_secs(20),
-        device_purchased::run(settings, http, CancellationToken::new()),
-    )
-    .await;
-
-    let err = ended
-        .expect_err("a Microsoft 365 group is refused")
+    let err = e2e::refused_start(settings, |s, h, t| Box::pin(device_purchased::run(s, h, t)))
+        .await
         .to_string();
     assert!(
         err.contains("device_purchased.device_group_id") && err.contains("security group"),

@@ -378,16 +378,14 @@ async fn shadow_mode_assigns_nothing_and_counts_the_would_write() {
         assignment_of(&env, NEW_DEVICE),
         (String::new(), String::new())
     );
-    let metrics = service.metrics().await;
-    let would = e2e::metrics::value(
-        &metrics,
-        "onboarding_would_writes_total",
-        &[(
-            "route",
-            "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities/{id}/assignUserToDevice",
-        )],
+    assert_eq!(
+        service
+            .would_writes(
+                "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities/{id}/assignUserToDevice"
+            )
+            .await,
+        1.0
     );
-    assert_eq!(would, Some(1.0), "{metrics}");
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
@@ -463,18 +461,7 @@ async fn an_app_without_autopilot_permission_refuses_to_start_naming_it() {
     let env = TestEnv::spawn("shipped_missing_permission").await;
     // new-hire's app reads users but has no Intune permission.
     let settings = env.settings(demo::NEW_HIRE, &[]);
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind health port");
-
-    let ended = e2e::wait::within(
-        "the service to refuse to start",
-        OUTCOME,
-        device_shipped::run(settings, http, tokio_util::sync::CancellationToken::new()),
-    )
-    .await;
-
-    let err = ended.expect_err("started without DeviceManagementServiceConfig.ReadWrite.All");
+    let err = e2e::refused_start(settings, |s, h, t| Box::pin(device_shipped::run(s, h, t))).await;
     let message = err.to_string();
     assert!(
         message.contains("DeviceManagementServiceConfig.ReadWrite.All")

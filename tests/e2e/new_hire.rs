@@ -273,21 +273,12 @@ async fn shadow_mode_reads_but_writes_nothing_and_logs_every_intended_write() {
         .map(|n| *n as usize)
         .sum();
     assert_eq!(writes, 0, "shadow mode sent a write");
-    let metrics = service.metrics().await;
-    let would = |route: &str| {
-        e2e::metrics::value(
-            &metrics,
-            "onboarding_would_writes_total",
-            &[("route", route)],
-        )
-        .unwrap_or(0.0)
-    };
-    assert_eq!(
-        would("/v1.0/policies/deviceRegistrationPolicy"),
-        1.0,
-        "{metrics}"
-    );
-    assert_eq!(would("/v1.0/groups/{id}/members/$ref"), 1.0, "{metrics}");
+    for route in [
+        "/v1.0/policies/deviceRegistrationPolicy",
+        "/v1.0/groups/{id}/members/$ref",
+    ] {
+        assert_eq!(service.would_writes(route).await, 1.0, "{route}");
+    }
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
@@ -345,16 +336,7 @@ async fn group_mode_refuses_to_start_when_the_join_group_grants_nothing() {
         demo::NEW_HIRE,
         &[("new_hire.join_group_id", demo::GROUP_ENGINEERING)],
     );
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-
-    let ended = e2e::wait::within(
-        "the service to refuse to start",
-        OUTCOME,
-        new_hire::run(settings, http, tokio_util::sync::CancellationToken::new()),
-    )
-    .await;
-
-    let err = ended.expect_err("a join group outside the policy cannot grant joining");
+    let err = e2e::refused_start(settings, |s, h, t| Box::pin(new_hire::run(s, h, t))).await;
     let text = err.to_string();
     assert!(
         text.contains(demo::GROUP_ENGINEERING) && text.contains("Selected"),
@@ -387,14 +369,7 @@ async fn the_binary_runs_on_a_managed_identity_chosen_by_configuration() {
     // What App Service (or the emulator standing in for it) gives a process.
     service_env.insert("IDENTITY_ENDPOINT".into(), env.emulator.identity_endpoint());
     service_env.insert("IDENTITY_HEADER".into(), demo::IDENTITY_HEADER.into());
-    let mut child = tokio::process::Command::new(e2e::binary("new-hire"))
-        .env_clear()
-        .envs(service_env)
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("new-hire binary starts");
-    env.wait_for_queue(Service::NewHire).await;
+    let mut child = env.start_binary(Service::NewHire, service_env).await;
 
     env.publish_hire(TestEnv::hire(demo::UPN_ADA, "E1001", None))
         .await;

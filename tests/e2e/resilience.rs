@@ -154,15 +154,7 @@ async fn sigterm_mid_stream_loses_nothing() {
         demo::NEW_HIRE,
         &[("amqp.concurrency", "2"), ("amqp.prefetch", "4")],
     );
-    let mut child = tokio::process::Command::new(e2e::binary("new-hire"))
-        .env_clear()
-        .envs(settings_env)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("new-hire binary starts");
-    env.wait_for_queue(Service::NewHire).await;
+    let mut child = env.start_binary(Service::NewHire, settings_env).await;
 
     let mut sent = BTreeSet::new();
     for round in 0..15 {

@@ -212,6 +212,31 @@ impl TestEnv {
         .expect("valid purchase")
     }
 
+    /// Runs `service`'s built binary with exactly `env` (nothing else from this process's
+    /// environment) and waits until it has declared its work queue. Its logs show on stderr
+    /// when `TEST_LOG` is set; the process is killed if the handle is dropped.
+    pub async fn start_binary(
+        &self,
+        service: Service,
+        env: HashMap<String, String>,
+    ) -> tokio::process::Child {
+        let stderr = if std::env::var_os("TEST_LOG").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        };
+        let child = tokio::process::Command::new(binary(service.name()))
+            .env_clear()
+            .envs(env)
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} binary starts: {e}", service.name()));
+        self.wait_for_queue(service).await;
+        child
+    }
+
     /// Waits until `service`'s work queue exists (a service started as a separate process
     /// declares it), as `rabbitmqctl list_queues` shows.
     pub async fn wait_for_queue(&self, service: Service) {
@@ -312,6 +337,26 @@ impl TestEnv {
         let _ = std::fs::remove_file(&self.ca_file);
         let _ = self.publisher.close().await;
         self.emulator.shutdown().await;
+    }
+}
+
+/// Runs a service's `run` expecting a start-up check to refuse it; returns why it refused.
+pub async fn refused_start(
+    settings: Settings,
+    run: impl FnOnce(Settings, tokio::net::TcpListener, CancellationToken) -> RunFuture,
+) -> ServiceError {
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind health port");
+    let ended = wait::within(
+        "the service to refuse to start",
+        Duration::from_secs(20),
+        run(settings, http, CancellationToken::new()),
+    )
+    .await;
+    match ended {
+        Ok(()) => panic!("the service ran instead of refusing to start"),
+        Err(why) => why,
     }
 }
 
@@ -442,6 +487,12 @@ impl RunningService {
             }
         })
         .await;
+    }
+
+    /// `onboarding_would_writes_total` for `route` (shadow mode's held-back writes), 0 if none.
+    pub async fn would_writes(&self, route: &str) -> f64 {
+        let text = self.metrics().await;
+        metrics::value(&text, "onboarding_would_writes_total", &[("route", route)]).unwrap_or(0.0)
     }
 
     /// The service's `/metrics` text.

@@ -44,14 +44,10 @@ async fn main() -> anyhow::Result<()> {
             ("telemetry.log_filter", "warn"),
         ],
     );
-    let mut child = tokio::process::Command::new(e2e::binary("new-hire"))
-        .env_clear()
-        .envs(service_env)
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut child = env
+        .start_binary(shared::config::Service::NewHire, service_env)
+        .await;
     let pid = child.id().expect("running");
-    env.wait_for_queue(shared::config::Service::NewHire).await;
 
     let started = Instant::now();
     let cpu_before = cpu_seconds(pid)?;
