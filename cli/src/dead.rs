@@ -25,6 +25,8 @@ use lapin::types::FieldTable;
 use serde::Serialize;
 use shared::amqp::{Publisher, headers, publish};
 use shared::config::{Service, Settings};
+use shared::telemetry;
+use tracing::Instrument as _;
 
 use crate::dry_run::{self, Plan};
 
@@ -153,10 +155,14 @@ pub async fn show(settings: &Settings, service: Service, id: &str) -> anyhow::Re
     let (queue, _) = dead_queue(settings, service)?;
     let publisher = connect(settings).await?;
     let taken = take_all(publisher.channel(), &queue).await?;
-    let found = taken.iter().find(|d| message_id(d) == id).map(|d| Shown {
-        summary: summarize(d),
-        headers: header_map(&d.properties.headers().clone().unwrap_or_default()),
-        body: masked_body(&d.data),
+    let found = taken.iter().find(|d| message_id(d) == id).map(|d| {
+        let headers = d.properties.headers().clone().unwrap_or_default();
+        Shown {
+            summary: summarize(d),
+            trace_id: letter::trace_id(&headers),
+            headers: header_map(&headers),
+            body: masked_body(&d.data),
+        }
     });
     requeue(taken).await;
     publisher.close().await.ok();
@@ -372,12 +378,31 @@ async fn requeue(taken: Vec<Delivery>) {
 }
 
 /// The copy sent to the work queue: same body and properties, headers fit for a fresh start.
+/// The replay joins the letter's own trace: a `replay` span, child of the context the letter
+/// carries, whose `traceparent` the copy takes, so the trace shows first attempts, the replay
+/// and what followed it in order.
 async fn republish(channel: &Channel, work_queue: &str, delivery: &Delivery) -> anyhow::Result<()> {
-    let headers = headers::for_replay(&delivery.properties.headers().clone().unwrap_or_default());
-    let properties = delivery.properties.clone().with_headers(headers);
-    publish::publish_confirmed(channel, "", work_queue, true, &delivery.data, properties)
-        .await
-        .with_context(|| format!("republishing to {work_queue}"))
+    let original = delivery.properties.headers().clone().unwrap_or_default();
+    let span = tracing::info_span!(
+        "replay",
+        otel.name = %format!("replay to {work_queue}"),
+        otel.kind = "producer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "publish",
+        messaging.destination.name = %work_queue,
+        messaging.message.id = %message_id(delivery),
+    );
+    telemetry::continue_trace_from(&span, &original);
+    async {
+        let mut headers = headers::for_replay(&original);
+        telemetry::inject_trace_context(&mut headers);
+        let properties = delivery.properties.clone().with_headers(headers);
+        publish::publish_confirmed(channel, "", work_queue, true, &delivery.data, properties)
+            .await
+            .with_context(|| format!("republishing to {work_queue}"))
+    }
+    .instrument(span)
+    .await
 }
 
 // === tables ===

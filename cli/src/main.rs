@@ -273,6 +273,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
     let settings = load_settings(cli.config.as_deref())?;
+    // Held to the end of `run`: dropping it flushes the spans still batched for export.
+    let _telemetry = cli_telemetry(&settings)?;
     match cli.command {
         Command::Demo { .. } => unreachable!("handled above"),
         Command::Publish {
@@ -391,6 +393,22 @@ async fn run_dead(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Logs on stderr (warnings only unless `ONBOARDCTL_LOG` says otherwise; stdout is the report)
+/// and, when `telemetry.otlp_endpoint` is set, the `publish` and `replay` spans exported: they
+/// are the roots of the events' traces.
+fn cli_telemetry(settings: &Settings) -> anyhow::Result<shared::telemetry::TelemetryGuard> {
+    let cfg = shared::config::TelemetrySettings {
+        log_filter: std::env::var("ONBOARDCTL_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        log_format: shared::config::LogFormat::Pretty,
+        otlp_endpoint: settings.telemetry.otlp_endpoint.clone(),
+    };
+    Ok(shared::telemetry::init(
+        "onboardctl",
+        &cfg,
+        std::io::stderr,
+    )?)
 }
 
 fn load_settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {

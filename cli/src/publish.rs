@@ -12,6 +12,7 @@ use shared::amqp::Publisher;
 use shared::config::Settings;
 use shared::events::Envelope;
 use shared::ids::OrderId;
+use tracing::Instrument as _;
 
 use crate::intake::{self, RowError, autopilot, events, hr};
 use crate::output::Output;
@@ -52,6 +53,7 @@ pub async fn publish_one<T: Serialize>(
     let publisher = connect(settings).await?;
     publisher
         .publish_event(&settings.amqp.exchange, routing_key, &event)
+        .instrument(publish_span(&settings.amqp.exchange, routing_key, &event))
         .await?;
     publisher.close().await.ok();
     out.print(
@@ -204,7 +206,10 @@ async fn publish_all(
     let progress = Progress::new(events.len() as u64, out);
     let mut confirms = futures::stream::iter(events)
         .map(|(routing_key, event)| async move {
-            let published = publisher.publish_event(exchange, routing_key, event).await;
+            let published = publisher
+                .publish_event(exchange, routing_key, event)
+                .instrument(publish_span(exchange, routing_key, event))
+                .await;
             published.with_context(|| format!("publishing {} {}", routing_key, event.id))
         })
         .buffered(IN_FLIGHT);
@@ -216,6 +221,24 @@ async fn publish_all(
     }
     progress.finish();
     Ok(published)
+}
+
+/// The root of the event's trace: the consumer continues it from the `traceparent` header
+/// this span's context gives the message, so one trace runs from here through every Graph call.
+/// The subject (employee id or serial) is what an operator searches by, never the UPN.
+fn publish_span<T>(exchange: &str, routing_key: &str, event: &Envelope<T>) -> tracing::Span {
+    tracing::info_span!(
+        "publish",
+        otel.name = %format!("publish {routing_key}"),
+        otel.kind = "producer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "publish",
+        messaging.destination.name = %exchange,
+        messaging.rabbitmq.destination.routing_key = %routing_key,
+        messaging.message.id = %event.id,
+        cloudevents.event_type = %event.event_type,
+        cloudevents.event_subject = event.subject.as_deref().unwrap_or_default(),
+    )
 }
 
 /// A bar on a terminal; on a pipe, a plain line every tenth of the way.

@@ -33,6 +33,9 @@ pub struct Summary {
 pub struct Shown {
     #[serde(flatten)]
     pub summary: Summary,
+    /// The trace the event belongs to (from `traceparent`): every attempt, Graph call and
+    /// replay of it is in this trace (Jaeger: `/trace/<id>`), and in the logs as `trace_id`.
+    pub trace_id: Option<String>,
     /// Every AMQP header, as text.
     pub headers: serde_json::Map<String, serde_json::Value>,
     /// The body as JSON (with `data.hardwareHash` masked), or as text if it is not JSON.
@@ -49,6 +52,13 @@ pub(crate) fn message_id(d: &Delivery) -> String {
         .as_ref()
         .map(|m| m.to_string())
         .unwrap_or_default()
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`).
+pub(crate) fn trace_id(h: &FieldTable) -> Option<String> {
+    let parent = headers::text(h, headers::TRACEPARENT)?;
+    let id = parent.split('-').nth(1)?;
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
 }
 
 /// What the headers (and the body's `type`) say about one dead letter.
@@ -138,6 +148,23 @@ pub fn masked_body(body: &[u8]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_id_is_read_from_traceparent_and_a_malformed_one_gives_none() {
+        let mut h = FieldTable::default();
+        assert_eq!(trace_id(&h), None);
+        headers::set_text(
+            &mut h,
+            headers::TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        );
+        assert_eq!(
+            trace_id(&h).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        headers::set_text(&mut h, headers::TRACEPARENT, "00-not-hex-01");
+        assert_eq!(trace_id(&h), None);
+    }
 
     #[test]
     fn shown_bodies_never_carry_a_hardware_hash() {

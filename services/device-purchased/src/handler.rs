@@ -125,7 +125,7 @@ impl Progress {
 }
 
 /// Registers a purchased device with Autopilot and puts it in the device group. Safe to repeat.
-#[tracing::instrument(skip_all, fields(serial = %purchase.serial_number, order.id = %purchase.order_id, registration = Empty))]
+#[tracing::instrument(skip_all, fields(device.serial = %purchase.serial_number, order.id = %purchase.order_id, registration = Empty))]
 pub async fn handle(
     graph: &impl GraphApi,
     cfg: &DevicePurchasedSettings,

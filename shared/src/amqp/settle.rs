@@ -94,6 +94,8 @@ pub(super) async fn settle<H: Handler>(ctx: Arc<Ctx<H>>, delivery: Delivery) {
         messaging.destination.name = %delivery.exchange,
         messaging.rabbitmq.destination.routing_key = %delivery.routing_key,
         messaging.message.id = %info.message_id,
+        cloudevents.event_type = tracing::field::Empty,
+        cloudevents.event_subject = tracing::field::Empty,
         messaging.rabbitmq.delivery_count = h::number(&headers, h::DELIVERY_COUNT).unwrap_or(0),
         onboarding.queue = %ctx.spec.queue,
         onboarding.attempt = info.attempt,
@@ -156,7 +158,16 @@ async fn decide<H: Handler>(
         &delivery.data,
         ctx.max_body_bytes,
     ) {
-        Ok(event) => event,
+        Ok(event) => {
+            // Searchable in the trace backend: operators find an event by its subject
+            // (employee id, serial number), never by personal data.
+            let span = tracing::Span::current();
+            span.record("cloudevents.event_type", event.event_type.as_str());
+            if let Some(subject) = &event.subject {
+                span.record("cloudevents.event_subject", subject.as_str());
+            }
+            event
+        }
         Err(invalid) => {
             return Ok(Verdict::DeadLetter {
                 class: CLASS_INVALID,

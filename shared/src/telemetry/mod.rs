@@ -165,6 +165,12 @@ pub fn extract_trace_context(headers: &FieldTable) -> opentelemetry::Context {
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
 }
 
+/// Makes `span` a child of the trace context `headers` carry (nothing if they carry none).
+/// Call it before the span is first entered: a started span keeps its parent.
+pub fn continue_trace_from(span: &tracing::Span, headers: &FieldTable) {
+    let _ = span.set_parent(extract_trace_context(headers));
+}
+
 /// The trace id of the current span as 32 hex digits, or `None` outside a recorded span.
 pub fn current_trace_id() -> Option<String> {
     use opentelemetry::trace::TraceContextExt as _;
