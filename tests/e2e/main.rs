@@ -19,6 +19,8 @@ mod cli_publish;
 mod converge;
 // The README's main job (onboardctl demo) as a test.
 mod demo;
+// The README's walk-through on scripts/stack: feed, break, dead letter, trace, fix, replay.
+mod walkthrough;
 // The README stays true to the code.
 mod docs;
 // Purchased devices: Autopilot import followed on the broker, device group, sync, errors.

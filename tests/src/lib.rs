@@ -9,6 +9,7 @@
 
 pub mod broker;
 pub mod metrics;
+pub mod otlp;
 pub mod wait;
 
 use std::collections::HashMap;
