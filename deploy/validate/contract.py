@@ -100,7 +100,9 @@ def _queues_of(work: str, amqp: dict) -> list[QueueSpec]:
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }))
-    specs.append(QueueSpec(dead, "dead", {"x-queue-type": "quorum"}))
+    # DEAD_QUEUE_DELIVERY_LIMIT: RabbitMQ 4.x would otherwise default to 20 and drop a letter
+    # that `onboardctl dead list` has looked at 20 times.
+    specs.append(QueueSpec(dead, "dead", {"x-queue-type": "quorum", "x-delivery-limit": 1_000_000}))
     return specs
 
 

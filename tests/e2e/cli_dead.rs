@@ -444,3 +444,32 @@ async fn cli_dead_dry_run_plans_a_device_shipment_with_the_device_services_own_h
     wait_for_depth(&env, &dead_queue, 1).await;
     env.finish().await;
 }
+
+#[tokio::test]
+async fn cli_dead_letters_survive_being_looked_at_more_often_than_a_delivery_limit() {
+    // Every `list` and `show` takes each letter and requeues it, which a quorum queue counts
+    // as a failed delivery; RabbitMQ 4.x's default limit of 20 would drop the letter at the
+    // 21st look. The dead-letter queue's own limit must outlast any number of looks.
+    let env = TestEnv::spawn("cli_dead_many_looks").await;
+    env.declare_service_topology(Service::NewHire).await;
+    let id = env
+        .plant_dead_letter(
+            Service::NewHire,
+            &hire_body(demo::UPN_ADA, "E1001"),
+            "looked at",
+        )
+        .await;
+    let cli = env.settings(demo::ONBOARDCTL, &[]);
+
+    for _ in 0..25 {
+        let listing = dead::list(&cli, Service::NewHire).await.expect("list");
+        assert_eq!(listing.count, 1);
+        dead::show(&cli, Service::NewHire, &id).await.expect("show");
+    }
+
+    let listing = dead::list(&cli, Service::NewHire).await.expect("list");
+    assert_eq!(listing.messages[0].id, id);
+    let queue = format!("{}.dead", env.queue(Service::NewHire));
+    assert_eq!(env.queue_depth(&queue).await, 1);
+    env.finish().await;
+}

@@ -112,9 +112,23 @@ pub fn delay_queue_arguments(topology: &Topology, ttl: Duration) -> FieldTable {
     args(pairs)
 }
 
-/// The dead-letter queue: quorum, kept until an admin replays or purges it.
+/// `x-delivery-limit` of the dead-letter queues: so high that it never ends a message.
+/// `onboardctl dead list|show` read letters with `basic.get` and hand them back with a requeue,
+/// and every such return counts as a failed delivery. RabbitMQ 3.x has no limit unless one is
+/// set, but 4.x defaults quorum queues to 20, and `.dead` has nowhere to dead-letter to: the
+/// 21st look at a dead letter would delete it. An explicit value behaves the same on both.
+pub const DEAD_QUEUE_DELIVERY_LIMIT: i64 = 1_000_000;
+
+/// The dead-letter queue: quorum, kept until an admin replays or purges it, however often it is
+/// looked at.
 pub fn dead_queue_arguments() -> FieldTable {
-    args(vec![("x-queue-type", text("quorum"))])
+    args(vec![
+        ("x-queue-type", text("quorum")),
+        (
+            "x-delivery-limit",
+            AMQPValue::LongLongInt(DEAD_QUEUE_DELIVERY_LIMIT),
+        ),
+    ])
 }
 
 /// Declares the durable topic exchange.

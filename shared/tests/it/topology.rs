@@ -85,6 +85,14 @@ async fn topology_declares_twice_and_the_queues_carry_the_declared_arguments() {
         );
     }
     let dead = line(&format!("{p}.new-hire.dead"));
-    assert!(dead.ends_with(r#"[{"x-queue-type","quorum"}]"#), "{dead}");
+    for expected in [
+        r#"{"x-queue-type","quorum"}"#,
+        r#"{"x-delivery-limit",1000000}"#,
+    ] {
+        assert!(
+            dead.contains(expected),
+            "dead-letter queue lacks {expected}: {dead}"
+        );
+    }
     broker.cleanup().await;
 }
