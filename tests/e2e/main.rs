@@ -5,6 +5,8 @@
 
 // New hires: the three join modes, idempotency, provisioning lag, concurrency, shadow mode.
 mod new_hire;
+// What the new-hire binary warns about at start (the device quota floor).
+mod new_hire_start;
 // Shipped devices: assignment, duplicates, someone else's device, waiting for the device or the user.
 mod device_shipped;
 // What goes to the dead-letter queue, at once, and why: bad input and missing permissions.
