@@ -49,7 +49,7 @@ async fn preflight_delegated(
     az: Az,
     overrides: &[(&str, &str)],
 ) -> (i32, serde_json::Value, Vec<String>) {
-    let scratch = std::env::temp_dir().join(format!("{}.az", env.prefix));
+    let scratch = scratch_dir(env);
     std::fs::create_dir_all(&scratch).expect("scratch dir");
     let (ca_file, args_file) = (scratch.join("ca.pem"), scratch.join("args"));
     std::fs::write(&ca_file, env.emulator.ca_pem()).expect("CA written");
@@ -102,6 +102,11 @@ async fn preflight_delegated(
         .map(|a| a.lines().map(str::to_owned).collect())
         .unwrap_or_default();
     (out.status.code().unwrap_or(-1), report, args)
+}
+
+/// Where a test keeps the stand-in's CA file and argument log; removed when the test passed.
+fn scratch_dir(env: &TestEnv) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}.az", env.prefix))
 }
 
 /// The `automatic-enrollment` step of a JSON report: state, found, fix.
@@ -203,6 +208,7 @@ async fn cli_preflight_delegated_judges_mdm_user_scope_all_selected_and_none() {
             "{case}: {graph_reads:#?}"
         );
     }
+    let _ = std::fs::remove_dir_all(scratch_dir(&env));
     env.finish().await;
 }
 
@@ -281,5 +287,6 @@ async fn cli_preflight_delegated_without_a_usable_az_sign_in_is_manual_and_names
             "{case}"
         );
     }
+    let _ = std::fs::remove_dir_all(scratch_dir(&env));
     env.finish().await;
 }
