@@ -75,14 +75,19 @@ enum Command {
         #[command(subcommand)]
         one: Option<PublishOne>,
     },
-    /// Check the tenant is ready for the flow (join setting, quota, groups, deployment profile,
-    /// ESP, permissions) and say what to fix. Reads only.
+    /// Check the tenant is ready for the flow (automatic enrollment, join setting, quota, groups,
+    /// deployment profile, ESP, permissions) and say what to fix. Reads only.
     Preflight {
         /// Judge the [graph] credential's permissions against these apps' needs (repeatable;
         /// default: onboardctl's own read-only set). Run it with a service's config and
         /// `--permissions-for new-hire` to check that service's registration.
         #[arg(long, value_enum, default_values_t = [preflight::AppRole::Onboardctl])]
         permissions_for: Vec<preflight::AppRole>,
+        /// Also read what no application may read (MDM user scope, for automatic enrollment)
+        /// with a person's sign-in: `azure-cli` = the account signed in to `az` (delegated
+        /// Policy.Read.All and a reader role such as Global Reader). Used for that read only.
+        #[arg(long, value_enum, value_name = "SIGN_IN")]
+        delegated: Option<preflight::DelegatedSignIn>,
     },
     /// How far one hire or device (or every row of an HR / hardware-hash CSV) is along the
     /// onboarding steps, from Graph's current state: ready, pending or blocked, step by step.
@@ -318,8 +323,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(NOT_READY)
             })
         }
-        Command::Preflight { permissions_for } => {
-            let report = preflight::run(&settings, &permissions_for).await?;
+        Command::Preflight {
+            permissions_for,
+            delegated,
+        } => {
+            let report = preflight::run(&settings, &permissions_for, delegated).await?;
             cli.output.print(&report, || preflight::render(&report));
             Ok(if report.ready {
                 ExitCode::SUCCESS

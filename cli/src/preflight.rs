@@ -1,11 +1,17 @@
 //! `onboardctl preflight`: is the tenant ready for the Autopilot user-driven Entra join flow
 //! the services automate, and if not, what to fix, step by step (the seeds' steps 1–6): MDM
-//! automatic enrollment (manual: application permissions cannot read it, reference §10), who
-//! may join devices (per `new_hire.join_mode`), the per-user device quota, the configured user
-//! and device groups, a deployment profile and an Enrollment Status Page assigned to the device
+//! automatic enrollment (`mdm.rs`: manual, since application permissions cannot read it,
+//! reference §10, unless a person's delegated sign-in reads it: `delegated.rs`), who may join
+//! devices (per `new_hire.join_mode`), the per-user device quota, the configured user and
+//! device groups, a deployment profile and an Enrollment Status Page assigned to the device
 //! group, and the app registration's permissions (each one needed, none more).
 //!
 //! Not for: changing anything. Every call here is a read; the report says what an admin does.
+
+mod delegated;
+mod mdm;
+
+pub use mdm::{DelegatedSignIn, MDM_PORTAL_PATH};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,13 +21,10 @@ use serde::Serialize;
 use shared::config::{JoinMode, Settings};
 use shared::graph::model::{Assignment, GroupId};
 use shared::graph::permissions::{self, Needed};
-use shared::graph::{GraphClient, JoinScope, MdmScope, NoopObserver};
+use shared::graph::{GraphClient, JoinScope, NoopObserver};
 
 use crate::readiness::{self, State, Step};
 
-/// Where an admin checks automatic enrollment by hand.
-pub const MDM_PORTAL_PATH: &str =
-    "Microsoft Intune admin center > Devices > Enrollment > Windows > Automatic Enrollment";
 const DEVICE_SETTINGS_PATH: &str = "Entra admin center > Devices > Device settings";
 const NOT_THIS_APPS_TO_READ: &str = "this app may not read it (by design): \
     run preflight with onboardctl's read-only app to check this step";
@@ -68,12 +71,17 @@ pub struct Preflight {
 }
 
 /// Runs every check with the credential in `[graph]`, judging its permissions as `roles`
-/// (the union of their needs).
-pub async fn run(settings: &Settings, roles: &[AppRole]) -> anyhow::Result<Preflight> {
+/// (the union of their needs). With `sign_in`, MDM user scope (which no application may
+/// read) is read with that person's delegated sign-in, and only that.
+pub async fn run(
+    settings: &Settings,
+    roles: &[AppRole],
+    sign_in: Option<DelegatedSignIn>,
+) -> anyhow::Result<Preflight> {
     let graph = GraphClient::new(&settings.graph, Arc::new(NoopObserver))
         .context("building the Graph client ([graph])")?;
     let mut steps = Vec::new();
-    steps.push(mdm_scope(&graph).await);
+    steps.push(mdm::step(settings, sign_in).await);
     steps.extend(join_and_quota(&graph, settings).await);
     steps.extend(user_groups(&graph, settings).await);
     let (device_step, device_group) = device_group(&graph, settings).await;
@@ -102,32 +110,6 @@ pub fn render(p: &Preflight) -> String {
         "preflight: fix the BLOCKED steps"
     };
     readiness::render(title, &p.steps)
-}
-
-async fn mdm_scope(graph: &GraphClient) -> Step {
-    const STEP: &str = "automatic-enrollment";
-    match graph.mdm_user_scope().await {
-        Ok(MdmScope::NotReadableWithApplicationPermissions) => Step::manual(
-            STEP,
-            "MDM user scope cannot be read with application permissions",
-            format!(
-                "check by hand that MDM user scope is All or includes your hires: {MDM_PORTAL_PATH}"
-            ),
-        ),
-        Ok(MdmScope::Readable { applies_to, .. }) if applies_to == "none" => Step::blocked(
-            STEP,
-            "MDM user scope is None: devices will not enroll in Intune",
-            format!("set MDM user scope to All or Some: {MDM_PORTAL_PATH}"),
-        ),
-        Ok(MdmScope::Readable { applies_to, .. }) => {
-            Step::ready(STEP, format!("MDM user scope: {applies_to}"))
-        }
-        Err(e) => Step::manual(
-            STEP,
-            format!("MDM user scope could not be read: {e}"),
-            format!("check it by hand: {MDM_PORTAL_PATH}"),
-        ),
-    }
 }
 
 async fn join_and_quota(graph: &GraphClient, settings: &Settings) -> Vec<Step> {

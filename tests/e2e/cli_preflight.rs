@@ -1,3 +1,6 @@
+// MDM user scope through `--delegated azure-cli` and a stand-in `az`.
+mod delegated;
+
 use e2e::TestEnv;
 use graph_emulator::Fixture;
 use graph_emulator::demo;
@@ -57,13 +60,12 @@ async fn cli_preflight_on_the_ready_demo_tenant_exits_0_and_names_the_manual_enr
         .find(|s| s["step"] == "automatic-enrollment")
         .expect("enrollment step");
     assert_eq!(mdm["state"], "manual");
+    let fix = mdm["fix"].as_str().unwrap();
     assert!(
-        mdm["fix"]
-            .as_str()
-            .unwrap()
-            .contains("Devices > Enrollment > Windows > Automatic Enrollment"),
+        fix.contains("Devices > Enrollment > Windows > Automatic Enrollment"),
         "{mdm}"
     );
+    assert!(fix.contains("--delegated azure-cli"), "how to check: {mdm}");
     for name in [
         "join-setting",
         "user-device-quota",
@@ -176,7 +178,7 @@ async fn cli_preflight_reports_each_missing_piece_of_the_tenant_and_exits_4() {
         change(&mut env.emulator.state().world().tenant);
         let settings = env.settings(demo::ONBOARDCTL, &overrides);
 
-        let report = preflight::run(&settings, &[AppRole::Onboardctl])
+        let report = preflight::run(&settings, &[AppRole::Onboardctl], None)
             .await
             .expect("preflight ran");
 
@@ -208,7 +210,7 @@ async fn cli_preflight_judges_a_service_registration_against_that_services_needs
     // new-hire's demo app in join mode group: Policy.ReadWrite is more than the Read it needs.
     let settings = env.settings(demo::NEW_HIRE, &[DEVICE_GROUP]);
 
-    let report = preflight::run(&settings, &[AppRole::NewHire])
+    let report = preflight::run(&settings, &[AppRole::NewHire], None)
         .await
         .expect("preflight ran");
 
@@ -223,7 +225,7 @@ async fn cli_preflight_judges_a_service_registration_against_that_services_needs
         demo::NEW_HIRE,
         &[DEVICE_GROUP, ("new_hire.join_mode", "users")],
     );
-    let report = preflight::run(&users_mode, &[AppRole::NewHire])
+    let report = preflight::run(&users_mode, &[AppRole::NewHire], None)
         .await
         .expect("preflight ran");
     assert_eq!(state_of(&report, "app-permissions").0, State::Ready);

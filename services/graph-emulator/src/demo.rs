@@ -70,6 +70,12 @@ pub const APPS: [DemoApp; 6] = [
     TENANT_ADMIN,
 ];
 
+/// The Azure CLI's public client (Microsoft's own app id). Users sign in to it with the password
+/// grant; the tenant consented User.Read and Policy.Read.All (delegated) for it.
+pub const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/// Delegated permissions consented for [`AZURE_CLI`]: the `scp` of its tokens.
+pub const AZURE_CLI_SCOPES: [&str; 2] = ["User.Read", "Policy.Read.All"];
+
 /// Issuer of the demo apps' federated credentials (a Kubernetes service-account token issuer).
 pub const WIF_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 /// `x-identity-header` value of the managed-identity endpoint; the identity acts as [`DEVICE_PURCHASED`].
@@ -93,6 +99,12 @@ pub const UPN_DOLLAR: &str = "$svc-kiosk@contoso.test";
 /// Already in the join group and in Sales.
 pub const USER_KATHERINE: &str = "b1000000-0000-4000-8000-000000000006";
 pub const UPN_KATHERINE: &str = "katherine@contoso.test";
+/// An administrator who can sign in (password grant) and holds [`ADMIN_ROLE`]: enough to read
+/// the MDM policy with a delegated token (§10).
+pub const USER_ADMIN: &str = "b1000000-0000-4000-8000-000000000007";
+pub const UPN_ADMIN: &str = "admin@contoso.test";
+pub const ADMIN_PASSWORD: &str = "emu-admin-password";
+pub const ADMIN_ROLE: &str = "Global Reader";
 
 // === groups ===
 /// Listed in the device registration policy's `allowedToJoin.groups` (enumerated mode).
@@ -118,7 +130,8 @@ pub const ENTRA_DEVICE_ID: &str = "d3000000-0000-4000-8000-000000000001";
 pub const OTHER_TENANT_SERIAL: &str = "OT0000001";
 pub const DEPLOYMENT_PROFILE: &str = "e1000000-0000-4000-8000-000000000001";
 pub const ESP: &str = "e2000000-0000-4000-8000-000000000001";
-/// Intune's id of the MDM auto-enrollment policy (answers 403 to application tokens).
+/// Intune's id of the MDM auto-enrollment policy (403 to application tokens; readable with a
+/// delegated token carrying Policy.Read.All). MDM user scope: Some, with [`GROUP_JOIN`].
 pub const MDM_POLICY: &str = "0000000a-0000-0000-c000-000000000000";
 
 /// A valid-looking hardware hash for `serial`: base64 of 128 deterministic bytes.
@@ -170,6 +183,20 @@ mod tests {
         assert_eq!(upn(USER_GUEST).as_deref(), Some(UPN_GUEST));
         assert_eq!(upn(USER_DOLLAR).as_deref(), Some(UPN_DOLLAR));
         assert_eq!(upn(USER_KATHERINE).as_deref(), Some(UPN_KATHERINE));
+        let admin = f.users.iter().find(|u| u.id == USER_ADMIN).expect("admin");
+        assert_eq!(admin.user_principal_name, UPN_ADMIN);
+        assert_eq!(admin.password.as_deref(), Some(ADMIN_PASSWORD));
+        assert_eq!(admin.directory_roles, [ADMIN_ROLE]);
+        let cli = f
+            .apps
+            .iter()
+            .find(|a| a.client_id == AZURE_CLI)
+            .expect("cli");
+        assert!(cli.public_client && cli.client_secret.is_none());
+        assert_eq!(cli.delegated_permissions, AZURE_CLI_SCOPES);
+        let mdm = &f.mobile_device_management_policies[0];
+        assert_eq!(mdm.id, MDM_POLICY);
+        assert_eq!(mdm.included_group_ids, [GROUP_JOIN]);
         for g in [
             GROUP_JOIN,
             GROUP_ENGINEERING,

@@ -41,6 +41,9 @@ pub struct Fixture {
     pub deployment_profiles: Vec<DeploymentProfile>,
     #[serde(default)]
     pub enrollment_status_pages: Vec<EnrollmentStatusPage>,
+    /// MDM auto-enrollment policies (§10); Intune's has id `0000000a-0000-0000-c000-000000000000`.
+    #[serde(default)]
+    pub mobile_device_management_policies: Vec<MdmPolicy>,
     #[serde(default)]
     pub corporate_identifiers: Vec<CorporateIdentifier>,
     #[serde(default)]
@@ -72,7 +75,8 @@ pub struct TenantInfo {
     pub domains: Vec<String>,
 }
 
-/// An app registration with its credentials and the application permissions an admin granted.
+/// An app registration with its credentials, the application permissions an admin granted,
+/// and the delegated permissions an admin consented to for the whole tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppRegistration {
@@ -80,7 +84,15 @@ pub struct AppRegistration {
     pub client_id: String,
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// Application permissions (`roles` of its app-only tokens).
     pub permissions: Vec<String>,
+    /// A public client (a CLI, a native app): it signs users in without a secret
+    /// (the password grant) and may not present one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub public_client: bool,
+    /// Delegated permissions consented tenant-wide (`scp` of tokens it gets for users).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegated_permissions: Vec<String>,
     /// The secret exists but has expired: using it answers AADSTS7000222.
     #[serde(default)]
     pub client_secret_expired: bool,
@@ -136,12 +148,23 @@ pub struct User {
     /// Simulated HR provisioning lag: the user is invisible (404) for this long after load.
     #[serde(default)]
     pub provision_after_seconds: f64,
+    /// Only users with a password can sign in (the password grant); never shown by Graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Entra directory roles held, by display name (`Global Reader`, `Intune Administrator`):
+    /// what a delegated call may do also depends on them (§10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directory_roles: Vec<String>,
     #[serde(skip)]
     pub(crate) visible_at: Option<Instant>,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -324,6 +347,48 @@ pub struct EnrollmentStatusPage {
     pub allow_non_blocking_app_installation: bool,
     #[serde(default)]
     pub assigned_group_ids: Vec<String>,
+}
+
+/// A `mobilityManagementPolicy` for an MDM application (§10): whose devices auto-enroll.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MdmPolicy {
+    pub id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    /// MDM user scope: None, All, or Some (`selected`: the members of `includedGroupIds`).
+    pub applies_to: PolicyScope,
+    #[serde(default)]
+    pub included_group_ids: Vec<String>,
+    #[serde(default)]
+    pub compliance_url: String,
+    #[serde(default)]
+    pub discovery_url: String,
+    #[serde(default)]
+    pub terms_of_use_url: String,
+    #[serde(default = "yes")]
+    pub is_valid: bool,
+}
+
+/// Graph's `policyScope`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyScope {
+    #[default]
+    None,
+    All,
+    Selected,
+}
+
+impl PolicyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyScope::None => "none",
+            PolicyScope::All => "all",
+            PolicyScope::Selected => "selected",
+        }
+    }
 }
 
 /// A corporate device identifier (`importedDeviceIdentity`, beta).

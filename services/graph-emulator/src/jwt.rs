@@ -1,7 +1,10 @@
-//! Access tokens: signed JWTs carrying `tid`, `appid` and `roles` (the app's granted
-//! application permissions), and their validation on every Graph call. HS256 with a key
-//! derived from the seed: clients treat access tokens as opaque, so the algorithm is ours.
+//! Access tokens: signed JWTs carrying `tid`, `appid` and either `roles` (an app-only token:
+//! the app's granted application permissions) or `scp` (a delegated token: the permissions
+//! consented for the client app, acting for the user in `oid`/`upn`), and their validation on
+//! every Graph call. HS256 with a key derived from the seed: clients treat access tokens as
+//! opaque, so the algorithm is ours.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,9 +28,41 @@ pub struct Claims {
     pub sub: String,
     pub oid: String,
     pub idtyp: String,
-    #[serde(default)]
-    pub roles: Vec<String>,
+    /// Application permissions; app-only tokens only (an empty list stays in the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Delegated permissions, space separated; delegated tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub ver: String,
+}
+
+impl Claims {
+    /// A user's token (it carries `scp`), as opposed to an application's own.
+    pub fn is_delegated(&self) -> bool {
+        self.scp.is_some()
+    }
+
+    /// The permission names the token carries: the words of `scp` for a delegated token,
+    /// `roles` for an app-only one. Graph judges both against the same permission names.
+    pub fn permissions(&self) -> Cow<'_, [String]> {
+        match (&self.scp, &self.roles) {
+            (Some(scp), _) => Cow::Owned(scp.split_whitespace().map(str::to_owned).collect()),
+            (None, Some(roles)) => Cow::Borrowed(roles),
+            (None, None) => Cow::Borrowed(&[]),
+        }
+    }
+}
+
+/// The user a delegated token is issued for.
+pub struct SignedInUser<'a> {
+    pub oid: &'a str,
+    pub upn: &'a str,
+    pub name: &'a str,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -82,11 +117,49 @@ impl TokenKeys {
             sub: appid.into(),
             oid: appid.into(),
             idtyp: "app".into(),
-            roles: roles.to_vec(),
+            roles: Some(roles.to_vec()),
+            scp: None,
+            upn: None,
+            name: None,
             ver: "1.0".into(),
         };
+        self.sign(&claims)
+    }
+
+    /// Issues a delegated token: client app `appid` acting for `user` with `scopes` (the `scp`
+    /// claim, space separated), and no `roles`.
+    pub fn issue_delegated(
+        &self,
+        tenant: &str,
+        appid: &str,
+        user: &SignedInUser<'_>,
+        scopes: &[String],
+        lifetime_secs: i64,
+    ) -> String {
+        let now = unix_now();
+        let claims = Claims {
+            aud: GRAPH_AUDIENCE.into(),
+            iss: format!("https://sts.windows.net/{tenant}/"),
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add_signed(lifetime_secs),
+            tid: tenant.into(),
+            appid: appid.into(),
+            sub: user.oid.into(),
+            oid: user.oid.into(),
+            idtyp: "user".into(),
+            roles: None,
+            scp: Some(scopes.join(" ")),
+            upn: Some(user.upn.into()),
+            name: Some(user.name.into()),
+            ver: "1.0".into(),
+        };
+        self.sign(&claims)
+    }
+
+    fn sign(&self, claims: &Claims) -> String {
         let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail")
     }
 
@@ -158,7 +231,11 @@ mod tests {
         let claims = keys
             .validate(Some(&format!("Bearer {t}")), "tenant-a")
             .unwrap();
-        assert_eq!((claims.appid.as_str(), claims.roles.len()), ("app-1", 1));
+        assert_eq!(
+            (claims.appid.as_str(), claims.permissions().len()),
+            ("app-1", 1)
+        );
+        assert!(!claims.is_delegated());
         assert_eq!(
             keys.validate(Some(&format!("Bearer {t}")), "tenant-b"),
             Err(TokenError::WrongTenant)
@@ -169,6 +246,26 @@ mod tests {
             other.validate(Some(&format!("Bearer {t}")), "tenant-a"),
             Err(TokenError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_delegated_token_carries_scp_and_the_user_but_no_roles() {
+        let keys = TokenKeys::from_seed(3);
+        let user = SignedInUser {
+            oid: "user-1",
+            upn: "admin@contoso.test",
+            name: "Admin",
+        };
+        let scopes = ["User.Read".to_string(), "Policy.Read.All".to_string()];
+        let t = keys.issue_delegated("t", "cli", &user, &scopes, 3599);
+        let claims = keys.validate(Some(&format!("Bearer {t}")), "t").unwrap();
+        assert!(claims.is_delegated());
+        assert_eq!(claims.scp.as_deref(), Some("User.Read Policy.Read.All"));
+        assert_eq!(claims.permissions().as_ref(), scopes);
+        assert_eq!(
+            (claims.oid.as_str(), claims.roles.as_ref()),
+            ("user-1", None)
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Map of the modules:
 //! - [`fixture`]: the tenant as data (what `--fixture` loads and `/_emulator/state` dumps); [`demo`]: its constants.
 //! - `tls`: the CA generated at start and the serving certificate it signs.
-//! - `token`: `POST /{tenant}/oauth2/v2.0/token` and the managed-identity endpoint; `jwt`: the tokens.
+//! - `token`: `POST /{tenant}/oauth2/v2.0/token` and the managed-identity endpoint;
+//!   `password_grant`: users of public clients (delegated tokens); `jwt`: the tokens.
 //! - `http` → `pipeline`: every Graph call (auth, permissions, throttling, faults, handler, log);
 //!   `routes`: the route table and handlers; `permissions`: the permission table; `batch`: `$batch`.
 //! - `lifecycle`: the asynchronous tenant (imports settle, devices appear, syncs end), scaled by `clock`.
@@ -23,6 +24,7 @@ mod http;
 mod jwt;
 mod lifecycle;
 pub mod log;
+mod password_grant;
 mod permissions;
 mod pipeline;
 mod query;

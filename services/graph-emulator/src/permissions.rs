@@ -1,14 +1,35 @@
-//! Which application permissions each Graph operation requires, as one table: route template →
-//! all of these groups, each satisfied by any one of its permissions. Taken from the reference
+//! Which permissions each Graph operation requires, as one table: route template → all of
+//! these groups, each satisfied by any one of its permissions. Taken from the reference
 //! (§1, §2, §3, §5–§10); a higher permission (ReadWrite, Directory.*) satisfies a lower one.
 //! An empty group can never be satisfied: that is how "Application: Not supported" reads.
+//!
+//! An app-only token is judged by its `roles`, a delegated token by its `scp`, against the same
+//! permission names unless a row names delegated ones of its own (the MDM policy, §10, which
+//! also demands a directory role of the signed-in user). Real Graph limits every delegated call
+//! to what the user may do; the emulator models that only where the reference names the roles.
 
 /// One row: `method template` needs every group in `all_of`, each by any of its members.
 pub struct Requirement {
     pub method: &'static str,
     /// Version-less template, as in the route table (`/groups/{id}/members/$ref`).
     pub template: &'static str,
+    /// What an app-only token's `roles` must satisfy.
     pub all_of: &'static [&'static [&'static str]],
+    /// What a delegated token's `scp` must satisfy, when it differs from `all_of`.
+    pub delegated: Option<&'static [&'static [&'static str]]>,
+    /// Delegated tokens only: the signed-in user must hold one of these directory roles
+    /// (empty: no role is checked).
+    pub user_roles: &'static [&'static str],
+}
+
+impl Requirement {
+    /// The permission groups a token must satisfy: delegated (`scp`) or application (`roles`).
+    pub fn for_token(&self, delegated: bool) -> &'static [&'static [&'static str]] {
+        match (delegated, self.delegated) {
+            (true, Some(d)) => d,
+            _ => self.all_of,
+        }
+    }
 }
 
 const USER_READ: &[&str] = &[
@@ -61,6 +82,17 @@ const SYNC: &[&str] = &[
 ];
 /// §10: the MDM policy answers "Application: Not supported" — no permission suffices.
 const NOT_FOR_APPS: &[&str] = &[];
+/// §10, delegated (work or school account): least privileged, then higher.
+const MDM_POLICY_READ: &[&str] = &["Policy.Read.All", "Policy.ReadWrite.MobilityManagement"];
+/// §10: "the signed-in user must be assigned a supported Microsoft Entra role": the docs'
+/// least privileged ones, and Global Administrator, which holds every permission.
+pub const MDM_POLICY_READER_ROLES: &[&str] = &[
+    "Global Reader",
+    "Intune Administrator",
+    "Windows 365 Administrator",
+    "Cloud Device Administrator",
+    "Global Administrator",
+];
 
 const fn r(
     method: &'static str,
@@ -71,6 +103,19 @@ const fn r(
         method,
         template,
         all_of,
+        delegated: None,
+        user_roles: &[],
+    }
+}
+
+/// A read of the MDM policy: no application permission, delegated only, and a reader role.
+const fn mdm_read(template: &'static str) -> Requirement {
+    Requirement {
+        method: "GET",
+        template,
+        all_of: &[NOT_FOR_APPS],
+        delegated: Some(&[MDM_POLICY_READ]),
+        user_roles: MDM_POLICY_READER_ROLES,
     }
 }
 
@@ -120,16 +165,8 @@ pub static PERMISSIONS: &[Requirement] = &[
     // §1 device registration policy; §10 MDM policy
     r("GET", "/policies/deviceRegistrationPolicy", &[POLICY_READ]),
     r("PUT", "/policies/deviceRegistrationPolicy", &[POLICY_WRITE]),
-    r(
-        "GET",
-        "/policies/mobileDeviceManagementPolicies",
-        &[NOT_FOR_APPS],
-    ),
-    r(
-        "GET",
-        "/policies/mobileDeviceManagementPolicies/{id}",
-        &[NOT_FOR_APPS],
-    ),
+    mdm_read("/policies/mobileDeviceManagementPolicies"),
+    mdm_read("/policies/mobileDeviceManagementPolicies/{id}"),
     // §5 Autopilot import: the reference lists only ReadWrite, reads included
     r("GET", IMPORTS, &[DMSC_WRITE]),
     r("POST", IMPORTS, &[DMSC_WRITE]),
@@ -258,7 +295,7 @@ pub fn requirement(method: &str, template: &str) -> Option<&'static Requirement>
         .find(|p| p.method == method && p.template == template)
 }
 
-/// Whether `roles` (a token's `roles` claim) satisfies `all_of`.
+/// Whether `roles` (a token's `roles`, or the words of its `scp`) satisfies `all_of`.
 pub fn satisfied(all_of: &[&[&str]], roles: &[String]) -> bool {
     all_of
         .iter()
@@ -296,12 +333,30 @@ mod tests {
         ));
         let mdm = requirement("GET", "/policies/mobileDeviceManagementPolicies").unwrap();
         assert!(!satisfied(
-            mdm.all_of,
+            mdm.for_token(false),
             &roles(&[
                 "Policy.ReadWrite.DeviceConfiguration",
-                "Directory.ReadWrite.All"
+                "Directory.ReadWrite.All",
+                "Policy.Read.All"
             ])
         ));
+    }
+
+    #[test]
+    fn a_delegated_token_reads_the_mdm_policy_with_a_policy_scope_and_elsewhere_by_the_same_names()
+    {
+        let mdm = requirement("GET", "/policies/mobileDeviceManagementPolicies/{id}").unwrap();
+        assert!(satisfied(mdm.for_token(true), &roles(&["Policy.Read.All"])));
+        assert!(satisfied(
+            mdm.for_token(true),
+            &roles(&["Policy.ReadWrite.MobilityManagement"])
+        ));
+        assert!(!satisfied(mdm.for_token(true), &roles(&["User.Read"])));
+        assert!(mdm.user_roles.contains(&"Global Reader"));
+        let user = requirement("GET", "/users/{id}").unwrap();
+        assert!(satisfied(user.for_token(true), &roles(&["User.Read.All"])));
+        assert!(!satisfied(user.for_token(true), &roles(&["User.Read"])));
+        assert!(user.user_roles.is_empty());
     }
 
     #[test]

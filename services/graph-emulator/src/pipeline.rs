@@ -83,9 +83,7 @@ pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
         Err(e) => return finish_alone(state, &req, &mut ctx, Err(no_match_error(e))),
     };
     ctx.template = format!("/{version}{}", matched.route.template);
-    let allowed = permissions::requirement(&req.method, matched.route.template)
-        .is_some_and(|r| permissions::satisfied(r.all_of, &claims.roles));
-    if !allowed {
+    if !authorised(state, &req.method, matched.route.template, &claims) {
         return finish_alone(state, &req, &mut ctx, Err(ApiError::Forbidden));
     }
     let body = match parse_body(&req.body) {
@@ -96,6 +94,34 @@ pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
         return crate::batch::serve(state, &req, ctx, version, body).await;
     }
     serve_matched(state, &req, ctx, &claims, matched, version, body).await
+}
+
+/// The permission table's verdict: an app-only token by its `roles`, a delegated one by its
+/// `scp` and, where the row names roles, by the signed-in user's directory roles.
+fn authorised(state: &AppState, method: &str, template: &str, claims: &Claims) -> bool {
+    let Some(needed) = permissions::requirement(method, template) else {
+        return false;
+    };
+    let delegated = claims.is_delegated();
+    if !permissions::satisfied(needed.for_token(delegated), &claims.permissions()) {
+        return false;
+    }
+    if !delegated || needed.user_roles.is_empty() {
+        return true;
+    }
+    let w = state.world();
+    w.tenant
+        .users
+        .iter()
+        .find(|u| u.id.eq_ignore_ascii_case(&claims.oid))
+        .is_some_and(|u| {
+            u.directory_roles.iter().any(|held| {
+                needed
+                    .user_roles
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(held))
+            })
+        })
 }
 
 /// A routed, authorised request, ready for the handler.
@@ -118,7 +144,7 @@ impl Prepared<'_> {
             query: &self.query,
             body: self.body.as_ref(),
             eventual: self.req.eventual,
-            roles: &self.claims.roles,
+            granted: &self.claims.permissions(),
             base_url: &self.req.base_url,
             raw_path: &self.req.path,
             now,

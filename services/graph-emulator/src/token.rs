@@ -1,7 +1,8 @@
 //! Entra's token endpoint (§12): `POST /{tenant}/oauth2/v2.0/token` with client_credentials,
 //! by client secret (form or HTTP Basic) or by `client_assertion` (workload identity
-//! federation), with Entra's error shapes and AADSTS codes; and the App Service
-//! managed-identity endpoint (`GET /msi/token`, stack-notes §3) for `ManagedIdentityCredential`.
+//! federation), with Entra's error shapes and AADSTS codes; the password grant for users of a
+//! public client is `password_grant.rs`. Also the App Service managed-identity endpoint
+//! (`GET /msi/token`, stack-notes §3) for `ManagedIdentityCredential`.
 
 use axum::extract::{Path, Query as AxQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,14 +16,25 @@ use crate::clock::{now_rfc3339, unix_now};
 use crate::fixture::AppRegistration;
 use crate::state::AppState;
 
-const GRAPH_RESOURCES: [&str; 2] = [
+pub(crate) const GRAPH_RESOURCES: [&str; 2] = [
     "https://graph.microsoft.com",
     "00000003-0000-0000-c000-000000000000",
 ];
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// An Entra error: HTTP status, `error`, AADSTS number and description.
-struct AadError(StatusCode, &'static str, u32, String);
+pub(crate) struct AadError(
+    pub(crate) StatusCode,
+    pub(crate) &'static str,
+    pub(crate) u32,
+    pub(crate) String,
+);
+
+/// A token the endpoint hands out, with the `scope` line delegated grants answer with.
+pub(crate) struct Issued {
+    pub access_token: String,
+    pub scope: Option<String>,
+}
 
 impl AadError {
     fn into_response(self) -> Response {
@@ -73,9 +85,13 @@ pub async fn token(
         status,
     );
     match result {
-        Ok(access_token) => {
+        Ok(issued) => {
             let lifetime = state.0.token_lifetime_secs;
-            Json(json!({ "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token })).into_response()
+            let mut body = json!({ "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": issued.access_token });
+            if let Some(scope) = issued.scope {
+                body["scope"] = json!(scope);
+            }
+            Json(body).into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -87,7 +103,7 @@ fn issue(
     form: &HashMap<String, String>,
     client_id: Option<&str>,
     basic_secret: Option<&str>,
-) -> Result<String, AadError> {
+) -> Result<Issued, AadError> {
     let w = state.world();
     let t = &w.tenant.tenant;
     if !t.id.eq_ignore_ascii_case(tenant)
@@ -102,7 +118,8 @@ fn issue(
             ),
         ));
     }
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+    let grant = form.get("grant_type").map(String::as_str);
+    if !matches!(grant, Some("client_credentials" | "password")) {
         return Err(AadError(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -121,14 +138,23 @@ fn issue(
     let app = w.tenant.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id)).ok_or_else(|| {
         AadError(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, format!("Application with identifier '{client_id}' was not found in the directory '{}'.", t.id))
     })?;
+    let lifetime = state.0.token_lifetime_secs;
+    if grant == Some("password") {
+        if !app.public_client {
+            // A confidential client must still prove who it is on a user's behalf.
+            authenticate(app, form, basic_secret)?;
+        }
+        return crate::password_grant::issue(&w, &state.0.keys, app, form, lifetime);
+    }
     authenticate(app, form, basic_secret)?;
     check_scope(form.get("scope").map(String::as_str).unwrap_or(""))?;
-    Ok(state.0.keys.issue(
-        &t.id,
-        &app.client_id,
-        &app.permissions,
-        state.0.token_lifetime_secs,
-    ))
+    Ok(Issued {
+        access_token: state
+            .0
+            .keys
+            .issue(&t.id, &app.client_id, &app.permissions, lifetime),
+        scope: None,
+    })
 }
 
 fn authenticate(

@@ -65,20 +65,36 @@ impl GraphClient {
         settings: &GraphSettings,
         observer: Arc<dyn GraphObserver>,
     ) -> Result<GraphClient, GraphError> {
-        for (key, url) in [
-            ("graph.base_url", &settings.base_url),
-            ("graph.authority_host", &settings.authority_host),
-        ] {
-            if url.scheme() != "https" {
-                return Err(GraphError::Config(format!("{key}: must be https")));
-            }
-        }
+        check_https(settings)?;
         let extra_ca = credential::load_extra_ca(&settings.ca_file)?;
+        let built = credential::build_credential(settings, &extra_ca)?;
+        Self::assemble(settings, built, &extra_ca, observer)
+    }
+
+    /// The same client, but every request carries a token from `credential` instead of the one
+    /// `graph.credential` chooses. For `onboardctl preflight`'s one read that application
+    /// permissions cannot make (a person's delegated sign-in); services never call this.
+    pub fn with_credential(
+        settings: &GraphSettings,
+        credential: Arc<dyn TokenCredential>,
+        observer: Arc<dyn GraphObserver>,
+    ) -> Result<GraphClient, GraphError> {
+        check_https(settings)?;
+        let extra_ca = credential::load_extra_ca(&settings.ca_file)?;
+        Self::assemble(settings, credential, &extra_ca, observer)
+    }
+
+    fn assemble(
+        settings: &GraphSettings,
+        token_source: Arc<dyn TokenCredential>,
+        extra_ca: &[reqwest::Certificate],
+        observer: Arc<dyn GraphObserver>,
+    ) -> Result<GraphClient, GraphError> {
         let mut base = settings.base_url.clone();
         base.set_path(settings.base_url.path().trim_end_matches('/'));
         let core = Arc::new(Core {
-            http: credential::http_client(settings.request_timeout, &extra_ca)?,
-            credential: credential::build_credential(settings, &extra_ca)?,
+            http: credential::http_client(settings.request_timeout, extra_ca)?,
+            credential: token_source,
             scope: credential::graph_scope(&settings.base_url),
             base,
             retry: InCallRetry {
@@ -121,6 +137,18 @@ impl GraphClient {
     pub fn is_shadow(&self) -> bool {
         self.core.dry_run
     }
+}
+
+fn check_https(settings: &GraphSettings) -> Result<(), GraphError> {
+    for (key, url) in [
+        ("graph.base_url", &settings.base_url),
+        ("graph.authority_host", &settings.authority_host),
+    ] {
+        if url.scheme() != "https" {
+            return Err(GraphError::Config(format!("{key}: must be https")));
+        }
+    }
+    Ok(())
 }
 
 // === impl Core ===

@@ -68,7 +68,7 @@ const NATIONAL_GRAPH_HOSTS: [&str; 3] = [
 /// The token scope: `https://{host}/.default` for public and national-cloud Graph hosts. Any
 /// other host (the emulator, an egress proxy) stands in for public Graph, so it gets public
 /// Graph's scope, the one value every token endpoint that speaks for Graph must accept.
-pub(crate) fn graph_scope(base: &Url) -> String {
+pub fn graph_scope(base: &Url) -> String {
     match base.host_str() {
         Some(h) if h == "graph.microsoft.com" || NATIONAL_GRAPH_HOSTS.contains(&h) => {
             format!("https://{h}/.default")
@@ -141,9 +141,9 @@ fn client_options(
     })
 }
 
-/// The `roles` claim (granted application permissions) of an access token. The payload is
-/// decoded without verifying the signature: we only report what Entra put in our own token.
-pub fn roles_from_jwt(token: &str) -> Result<Vec<String>, String> {
+/// The claims of an access token, decoded without verifying the signature: for reporting what
+/// Entra put in a token we just obtained ourselves, never for trusting anyone else's.
+pub fn claims_from_jwt(token: &str) -> Result<serde_json::Value, String> {
     let payload = token
         .split('.')
         .nth(1)
@@ -151,8 +151,13 @@ pub fn roles_from_jwt(token: &str) -> Result<Vec<String>, String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|e| format!("the token payload is not base64url: {e}"))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("the token payload is not JSON: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("the token payload is not JSON: {e}"))
+}
+
+/// The `roles` claim (granted application permissions) of an access token (see
+/// [`claims_from_jwt`]).
+pub fn roles_from_jwt(token: &str) -> Result<Vec<String>, String> {
+    let claims = claims_from_jwt(token)?;
     Ok(claims
         .get("roles")
         .and_then(|r| r.as_array())

@@ -36,7 +36,7 @@ pub mod retry;
 
 pub use api::GraphApi;
 pub use client::GraphClient;
-pub use credential::roles_from_jwt;
+pub use credential::{claims_from_jwt, graph_scope, roles_from_jwt};
 pub use error::GraphError;
 pub use model::*;
 pub use observer::{GraphObserver, NoopObserver};

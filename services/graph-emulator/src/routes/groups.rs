@@ -154,7 +154,7 @@ pub fn add_member(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad("Invalid object identifier ''."))?;
     let member = referenced_id(url)?;
-    check_addable(w, &w.tenant.groups[i], &member, call.roles)?;
+    check_addable(w, &w.tenant.groups[i], &member, call.granted)?;
     w.tenant.groups[i].members.push(member);
     Ok(Reply::no_content().changed())
 }
@@ -171,7 +171,7 @@ pub fn patch(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     if !props.is_empty()
         && !satisfied(
             &[&["Group.ReadWrite.All", "Directory.ReadWrite.All"]],
-            call.roles,
+            call.granted,
         )
     {
         return Err(ApiError::Forbidden);
@@ -191,7 +191,7 @@ pub fn patch(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let mut new_members: Vec<String> = Vec::new();
     for url in &binds {
         let id = referenced_id(url.as_str().unwrap_or(""))?;
-        check_addable(w, &w.tenant.groups[i], &id, call.roles)?;
+        check_addable(w, &w.tenant.groups[i], &id, call.granted)?;
         if new_members.iter().any(|m| m.eq_ignore_ascii_case(&id)) {
             return Err(ApiError::bad(ALREADY_EXISTS));
         }

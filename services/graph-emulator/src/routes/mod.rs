@@ -9,6 +9,7 @@ mod directory;
 mod groups;
 mod imports;
 mod matcher;
+mod mdm;
 mod policy;
 mod users;
 
@@ -104,15 +105,11 @@ pub static ROUTES: &[Route] = &[
     ),
     route("GET", "/policies/deviceRegistrationPolicy", policy::get),
     route("PUT", "/policies/deviceRegistrationPolicy", policy::put),
-    beta(
-        "GET",
-        "/policies/mobileDeviceManagementPolicies",
-        policy::mdm_unreachable,
-    ),
+    beta("GET", "/policies/mobileDeviceManagementPolicies", mdm::list),
     beta(
         "GET",
         "/policies/mobileDeviceManagementPolicies/{id}",
-        policy::mdm_unreachable,
+        mdm::get,
     ),
     route("GET", IMPORTS, imports::list),
     route("POST", IMPORTS, imports::create),
@@ -243,7 +240,8 @@ pub struct Call<'a> {
     pub body: Option<&'a Value>,
     /// `ConsistencyLevel: eventual` was sent.
     pub eventual: bool,
-    pub roles: &'a [String],
+    /// The token's permission names: `roles` (app-only) or the words of `scp` (delegated).
+    pub granted: &'a [String],
     /// `https://host:port`, for `@odata.nextLink`.
     pub base_url: &'a str,
     /// Path as sent, version included, without the query.

@@ -1,7 +1,6 @@
 //! The device registration policy (§1): GET, and PUT with whole-object semantics — an omitted
 //! `userDeviceQuota` resets to 0, `azureADRegistration` cannot change, the legacy shape is
-//! refused, and there is no ETag (last writer wins). Also the MDM policy that application
-//! tokens can never read (§10).
+//! refused, and there is no ETag (last writer wins). The MDM policy (§10) is `mdm.rs`.
 
 use serde_json::{Map, Value, json};
 
@@ -125,9 +124,4 @@ fn valid_membership(m: &Value) -> bool {
             .is_none_or(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
     };
     list_ok("users") && list_ok("groups")
-}
-
-/// Never reached by an application token (the permission table refuses every app, §10).
-pub fn mdm_unreachable(_: &mut World, _: &Call<'_>) -> Result<Reply, ApiError> {
-    Err(ApiError::Forbidden)
 }

@@ -15,6 +15,8 @@ mod autopilot;
 mod batch;
 /// The `graph-emulator` binary: flags, start-up time, CA file, SIGTERM.
 mod cli;
+/// Delegated tokens: the password grant (§12's endpoint), the MDM policy (§10), `scp` (§13).
+mod delegated;
 /// §11 throttling, injected faults.
 mod faults;
 /// §3 group membership writes and reads, paging.
