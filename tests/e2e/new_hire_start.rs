@@ -10,19 +10,14 @@ use tokio::io::AsyncBufReadExt as _;
 
 const QUOTA_WARNING: &str = "Maximum number of devices per user is below the configured floor";
 
-/// Runs the new-hire binary with `env` until it has declared its queue (the start-up checks
+/// Runs the new-hire binary with `vars` until it has declared its queue (the start-up checks
 /// run before that), then stops it and returns its log lines as JSON.
 async fn start_up_log(env: &TestEnv, mut vars: HashMap<String, String>) -> Vec<serde_json::Value> {
     vars.insert("ONBOARDING__TELEMETRY__LOG_FILTER".into(), "info".into());
     vars.insert("ONBOARDING__TELEMETRY__LOG_FORMAT".into(), "json".into());
-    let mut child = tokio::process::Command::new(e2e::binary("new-hire"))
-        .env_clear()
-        .envs(vars)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("new-hire binary starts");
+    let mut child = env
+        .start_binary_with_stdout(Service::NewHire, vars, std::process::Stdio::piped())
+        .await;
     let stdout = child.stdout.take().expect("piped stdout");
     let lines = tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -32,7 +27,6 @@ async fn start_up_log(env: &TestEnv, mut vars: HashMap<String, String>) -> Vec<s
         }
         out
     });
-    env.wait_for_queue(Service::NewHire).await;
     child.start_kill().expect("stop the service");
     child.wait().await.expect("the service exits");
     lines

@@ -221,6 +221,18 @@ impl TestEnv {
         service: Service,
         env: HashMap<String, String>,
     ) -> tokio::process::Child {
+        self.start_binary_with_stdout(service, env, std::process::Stdio::null())
+            .await
+    }
+
+    /// [`TestEnv::start_binary`] with the service's stdout (its log) going to `stdout`, e.g.
+    /// piped for a test that reads what the service logged at start.
+    pub async fn start_binary_with_stdout(
+        &self,
+        service: Service,
+        env: HashMap<String, String>,
+        stdout: std::process::Stdio,
+    ) -> tokio::process::Child {
         let stderr = if std::env::var_os("TEST_LOG").is_some() {
             std::process::Stdio::inherit()
         } else {
@@ -229,7 +241,7 @@ impl TestEnv {
         let child = tokio::process::Command::new(binary(service.name()))
             .env_clear()
             .envs(env)
-            .stdout(std::process::Stdio::null())
+            .stdout(stdout)
             .stderr(stderr)
             .kill_on_drop(true)
             .spawn()

@@ -56,7 +56,7 @@ impl Collector {
         let service = TraceServiceServer::new(Receiver {
             spans: spans.clone(),
         });
-        let incoming = tokio_stream_listener(listener);
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
         let task = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)
@@ -117,15 +117,6 @@ impl Drop for Collector {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn tokio_stream_listener(
-    listener: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures::stream::unfold(listener, |listener| async move {
-        let next = listener.accept().await.map(|(stream, _)| stream);
-        Some((next, listener))
-    })
 }
 
 struct Receiver {

@@ -20,7 +20,6 @@ use lapin::{BasicProperties, Channel};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::AmqpError;
 use super::consumer::{ConsumerSpec, DeliveryInfo, Handler};
@@ -31,7 +30,7 @@ use super::session::Session;
 use super::topology::Topology;
 use crate::config::AmqpSettings;
 use crate::events::{Envelope, parse_event};
-use crate::telemetry::{Metrics, extract_trace_context, inject_trace_context};
+use crate::telemetry::{Metrics, continue_trace_from, inject_trace_context};
 
 /// Everything a delivery's task needs, shared by the tasks of one session.
 pub(super) struct Ctx<H> {
@@ -102,7 +101,7 @@ pub(super) async fn settle<H: Handler>(ctx: Arc<Ctx<H>>, delivery: Delivery) {
         onboarding.redelivered = info.redelivered,
     );
     // Before anything logs in the span: the parent can only be set before the span starts.
-    let _ = span.set_parent(extract_trace_context(&headers));
+    continue_trace_from(&span, &headers);
     async move {
         let Ok(verdict) = decide(&ctx, &delivery, &info).await else {
             tracing::error!(
