@@ -141,7 +141,7 @@ pub async fn list(settings: &Settings, service: Service) -> anyhow::Result<Listi
     let publisher = connect(settings).await?;
     let taken = take_all(publisher.channel(), &queue).await?;
     let messages: Vec<Summary> = taken.iter().map(summarize).collect();
-    requeue(taken).await;
+    requeue(publisher.channel(), &queue, taken).await;
     publisher.close().await.ok();
     Ok(Listing {
         count: messages.len(),
@@ -164,7 +164,7 @@ pub async fn show(settings: &Settings, service: Service, id: &str) -> anyhow::Re
             body: masked_body(&d.data),
         }
     });
-    requeue(taken).await;
+    requeue(publisher.channel(), &queue, taken).await;
     publisher.close().await.ok();
     found.with_context(|| format!("no dead letter with message id {id} in {queue}"))
 }
@@ -248,7 +248,7 @@ pub async fn replay(
             }
         }
     }
-    requeue(untouched).await;
+    requeue(&channel, &queue, untouched).await;
     publisher.close().await.ok();
     if let Some(id) = &selection.id {
         let touched = report
@@ -311,7 +311,7 @@ pub async fn purge(
                 }
                 None => 0,
             };
-            requeue(taken).await;
+            requeue(publisher.channel(), &queue, taken).await;
             anyhow::ensure!(
                 purged == 1,
                 "no dead letter with message id {id} in {queue}"
@@ -364,8 +364,16 @@ async fn take_all(channel: &Channel, queue: &str) -> anyhow::Result<Vec<Delivery
     Ok(taken)
 }
 
-/// Gives `taken` back to the queue, newest first so the oldest ends up in front again.
-async fn requeue(taken: Vec<Delivery>) {
+/// How long `requeue` waits for the queue to count its letters ready again.
+const REQUEUE_SETTLE: Duration = Duration::from_secs(5);
+
+/// Gives `taken` back to `queue`, newest first so the oldest ends up in front again, and
+/// returns once the queue counts them ready again: a quorum queue applies returns through its
+/// log a moment after the nack, and a `dead list` started in that moment (ours or another
+/// operator's) would see the letters missing. The wait is bounded because another operator
+/// holding letters at the same time keeps the count lower.
+async fn requeue(channel: &Channel, queue: &str, taken: Vec<Delivery>) {
+    let returned = u32::try_from(taken.len()).unwrap_or(u32::MAX);
     for delivery in taken.into_iter().rev() {
         // A failure here means the channel is gone: the broker requeues unacked messages then.
         let _ = delivery
@@ -374,6 +382,16 @@ async fn requeue(taken: Vec<Delivery>) {
                 ..Default::default()
             })
             .await;
+    }
+    let deadline = tokio::time::Instant::now() + REQUEUE_SETTLE;
+    while tokio::time::Instant::now() < deadline {
+        match depth(channel, queue).await {
+            Ok(ready) if ready < returned => {
+                // The poll interval, not a guess at how long the broker takes.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            _ => return,
+        }
     }
 }
 
