@@ -86,7 +86,7 @@ pub async fn publish_csv(
     Ok(Report {
         file: path.display().to_string(),
         kind: batch.kind,
-        encoding: format!("{:?}", batch.encoding),
+        encoding: batch.encoding.name().to_owned(),
         rows: batch.rows,
         published,
         rejected: batch.rejected,

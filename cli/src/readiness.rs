@@ -102,16 +102,24 @@ impl Step {
 
 /// The steps, one per line: state, name, what was found, and the fix indented below.
 pub fn render(title: &str, steps: &[Step]) -> String {
+    // One column for every name of this report, so a long one (`member-of <group id>`) does
+    // not push its own line out of line with the rest.
+    let width = steps
+        .iter()
+        .map(|s| s.step.len())
+        .max()
+        .unwrap_or(0)
+        .max(24);
     let mut lines = vec![title.to_owned()];
     for s in steps {
         lines.push(format!(
-            "  [{:7}] {:24} {}",
+            "  [{:7}] {:width$} {}",
             s.state.label(),
             s.step,
             s.found
         ));
         if let Some(fix) = &s.fix {
-            lines.push(format!("  {:9} {:24} -> {fix}", "", ""));
+            lines.push(format!("  {:9} {:width$} -> {fix}", "", ""));
         }
     }
     lines.join("\n")
@@ -122,4 +130,46 @@ pub fn any_not_ready(steps: &[Step], pending_counts: bool) -> bool {
     steps
         .iter()
         .any(|s| s.state == State::Blocked || (pending_counts && s.state == State::Pending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_step_name_widens_the_column_for_every_line_of_the_report() {
+        let steps = [
+            Step::ready("user-exists", "Entra user 1"),
+            Step::pending(
+                "member-of c1000000-0000-4000-8000-000000000002",
+                "not yet a member",
+                "wait",
+            ),
+        ];
+
+        let text = render("user ada@contoso.test: pending", &steps);
+
+        let found_at: Vec<usize> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.find("Entra user")
+                    .or_else(|| l.find("not yet"))
+                    .or_else(|| l.find("-> "))
+                    .expect("every line has its text")
+            })
+            .collect();
+        assert_eq!(found_at.len(), 3, "{text}");
+        assert!(found_at.iter().all(|&c| c == found_at[0]), "{text}");
+    }
+
+    #[test]
+    fn short_step_names_keep_the_usual_column() {
+        let text = render("t", &[Step::ready("a", "x")]);
+
+        assert_eq!(
+            text.lines().nth(1),
+            Some(&*format!("  [ready  ] {:24} x", "a"))
+        );
+    }
 }

@@ -68,7 +68,7 @@ async fn cli_publish_the_sample_files_publishes_every_row_and_each_assigned_user
         ("autopilot", 7, 0),
         "4 purchases, 3 shipments"
     );
-    assert_eq!(devices.encoding, "Utf16LeBom");
+    assert_eq!(devices.encoding, "utf-16le with BOM");
     let got = tap
         .take(11, "every published event", Duration::from_secs(20))
         .await;

@@ -17,6 +17,19 @@ pub enum SourceEncoding {
     Windows1252,
 }
 
+impl SourceEncoding {
+    /// The name reports and `--output json` carry: stable, and what an admin would call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceEncoding::Utf8 => "utf-8",
+            SourceEncoding::Utf8Bom => "utf-8 with BOM",
+            SourceEncoding::Utf16LeBom => "utf-16le with BOM",
+            SourceEncoding::Utf16BeBom => "utf-16be with BOM",
+            SourceEncoding::Windows1252 => "windows-1252 (ANSI)",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("the file is {0} with invalid byte sequences; save it again as UTF-8 or UTF-16")]

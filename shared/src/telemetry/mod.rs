@@ -10,6 +10,8 @@ mod metrics;
 
 pub use metrics::Metrics;
 
+use std::io::IsTerminal as _;
+
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
 use opentelemetry::trace::TracerProvider as _;
@@ -80,6 +82,9 @@ where
         LogFormat::Json => json::JsonLogLayer::new(writer).with_filter(filter).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .pretty()
+            // Colours only for a person at a terminal: a log piped to a file or captured by a
+            // test must not carry escape codes. Callers write to stdout or stderr.
+            .with_ansi(std::io::stdout().is_terminal() && std::io::stderr().is_terminal())
             .with_writer(writer)
             .with_filter(filter)
             .boxed(),
