@@ -18,7 +18,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -90,7 +92,11 @@ where
             .boxed(),
     };
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(exported()),
+        )
         .with(logs);
     let dispatch = tracing::Dispatch::new(subscriber);
     let scoped = match tracing::dispatcher::set_global_default(dispatch.clone()) {
@@ -101,6 +107,26 @@ where
         provider,
         _scoped: scoped,
     })
+}
+
+/// What reaches the collector: spans and events at INFO and above (every span of ours is INFO),
+/// and nothing of the HTTP/2, gRPC and AMQP crates. They trace their internals — frames, flow
+/// control, the exporter's own connection, lapin's connection-long `io_loop` — so without this
+/// filter nearly every exported span was an h2 frame, many of them the export's own, and
+/// Jaeger held a trace of itself. Their warnings still reach the logs.
+fn exported() -> Targets {
+    Targets::new().with_default(Level::INFO).with_targets(
+        [
+            "h2",
+            "hyper",
+            "hyper_util",
+            "tonic",
+            "tower",
+            "opentelemetry",
+            "lapin",
+        ]
+        .map(|target| (target, LevelFilter::OFF)),
+    )
 }
 
 fn tracer_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
