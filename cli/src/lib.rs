@@ -10,6 +10,8 @@
 //! - [`preflight`]: is the tenant ready for the flow, and what to fix, step by step.
 //! - [`status`]: how far one hire or device is along the steps (ready / pending / blocked).
 //! - [`readiness`]: the step/state vocabulary `preflight` and `status` report in.
+//! - [`trace`]: a trace store without Jaeger: an OTLP receiver to a file, and one event's trace
+//!   printed as a tree.
 //! - [`output`]: `--output table|json`.
 #![forbid(unsafe_code)]
 
@@ -22,3 +24,4 @@ pub mod preflight;
 pub mod publish;
 pub mod readiness;
 pub mod status;
+pub mod trace;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use onboardctl::dead::{self, ServiceArg};
 use onboardctl::output::Output;
-use onboardctl::{demo, intake, preflight, publish, status};
+use onboardctl::{demo, intake, preflight, publish, status, trace};
 use shared::config::{Service, Settings};
 use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
@@ -107,6 +107,43 @@ enum Command {
     Dead {
         #[command(subcommand)]
         command: DeadCommand,
+    },
+    /// Keep and read traces on a machine without Jaeger (`scripts/stack` runs the collector).
+    Trace {
+        #[command(subcommand)]
+        command: TraceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Receive OTLP/gRPC traces (point telemetry.otlp_endpoint here) and append every span to
+    /// the store, until interrupted.
+    Collect {
+        #[arg(long, default_value = "127.0.0.1:4317")]
+        listen: std::net::SocketAddr,
+        /// The JSON-lines file spans are appended to.
+        #[arg(long, env = trace::STORE_ENV)]
+        store: PathBuf,
+    },
+    /// Print the traces that match, each as a tree: publish, consume, every step and Graph call,
+    /// with retries and dead letters under the span they happened in.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["trace_id", "serial", "message_id", "subject"])))]
+    Show {
+        /// A trace id, as `dead show` prints it.
+        trace_id: Option<String>,
+        /// Every trace of this device.
+        #[arg(long)]
+        serial: Option<String>,
+        /// The trace of this event (its CloudEvents id, as `dead list` shows it).
+        #[arg(long)]
+        message_id: Option<String>,
+        /// Every trace of this CloudEvents subject (an employee id or a serial).
+        #[arg(long)]
+        subject: Option<String>,
+        /// The file `trace collect` writes.
+        #[arg(long, env = trace::STORE_ENV)]
+        store: PathBuf,
     },
 }
 
@@ -277,11 +314,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::from(PARTIAL)
         });
     }
+    if let Command::Trace { command } = cli.command {
+        // Needs no settings, and exports nothing: it is where spans are sent.
+        return run_trace(command, cli.output).await;
+    }
     let settings = load_settings(cli.config.as_deref())?;
     // Held to the end of `run`: dropping it flushes the spans still batched for export.
     let _telemetry = cli_telemetry(&settings)?;
     match cli.command {
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Trace { .. } => unreachable!("handled above"),
         Command::Publish {
             from_csv: Some(path),
             kind,
@@ -334,6 +375,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(NOT_READY)
             })
+        }
+    }
+}
+
+async fn run_trace(command: TraceCommand, out: Output) -> anyhow::Result<ExitCode> {
+    match command {
+        TraceCommand::Collect { listen, store } => {
+            // SIGTERM (`scripts/stack down`, a container runtime) or Ctrl-C.
+            let stop = shared::service::shutdown_on_signal();
+            trace::collect(listen, &store, stop.cancelled_owned()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Show {
+            trace_id,
+            serial,
+            message_id,
+            subject,
+            store,
+        } => {
+            let query = match (trace_id, serial, message_id, subject) {
+                (Some(id), ..) => trace::Query::TraceId(id),
+                (_, Some(serial), ..) => trace::Query::Serial(serial),
+                (_, _, Some(id), _) => trace::Query::MessageId(id),
+                (.., Some(subject)) => trace::Query::Subject(subject),
+                _ => unreachable!("clap requires one of them"),
+            };
+            let traces = trace::select(trace::read_store(&store)?, &query);
+            if traces.is_empty() {
+                anyhow::bail!(
+                    "no trace matches {query:?} in {} (spans arrive a few seconds after they end)",
+                    store.display()
+                );
+            }
+            let shown = trace::Shown { store, traces };
+            out.print(&shown, || trace::render(&shown));
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -2,15 +2,16 @@
 //! a Docker engine: `scripts/stack up` (the emulator and the three service binaries as separate
 //! processes), feed the sample CSVs, break something, find it in the dead-letter queue, in the
 //! trace and in the logs, fix it, check the plan, replay it, see it done, `scripts/stack down`.
-//! An OTLP receiver stands where the compose stack's collector and Jaeger stand.
+//! The stack's own `onboardctl trace collect` stands where the compose stack's collector and
+//! Jaeger stand, and the trace is read as the README says, with `onboardctl trace show`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use e2e::broker::{self, Tap};
-use e2e::otlp::{Collector, Span};
 use graph_emulator::demo;
+use onboardctl::trace::SpanRecord as Span;
 use shared::amqp::Publisher;
 use shared::amqp::topology;
 
@@ -35,7 +36,7 @@ struct Stack {
 }
 
 impl Stack {
-    fn new(prefix: &str, otlp: &str) -> Stack {
+    fn new(prefix: &str) -> Stack {
         let dir = std::env::temp_dir().join(prefix);
         let bin_dir = e2e::binary("new-hire")
             .parent()
@@ -49,13 +50,13 @@ impl Stack {
             ("STACK_SPEED", e2e::TEST_SPEED.to_string()),
             ("STACK_EMULATOR_PORT", free_port().to_string()),
             ("STACK_HTTP_PORTS", ports),
+            ("STACK_OTLP_PORT", free_port().to_string()),
             ("ONBOARDING__AMQP__EXCHANGE", prefix.to_owned()),
             (
                 "ONBOARDING__AMQP__DELAY_TIERS",
                 e2e::TEST_DELAY_TIERS.to_owned(),
             ),
             ("ONBOARDING__AMQP__SHUTDOWN_GRACE", "5s".to_owned()),
-            ("ONBOARDING__TELEMETRY__OTLP_ENDPOINT", otlp.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -119,6 +120,20 @@ impl Stack {
             .unwrap_or_else(|e| panic!("onboardctl {args:?}: {e}: {stdout}"))
     }
 
+    /// The spans of `trace_id` in the stack's trace store, once `done` says they are all there
+    /// (exporters batch, so spans arrive a few seconds after they end).
+    async fn trace_when(&self, what: &str, trace_id: &str, done: impl Fn(&[Span]) -> bool) {
+        let store = self.dir.join("traces.jsonl");
+        let query = onboardctl::trace::Query::TraceId(trace_id.to_owned());
+        e2e::wait::eventually(what, WITHIN, || {
+            let spans = onboardctl::trace::read_store(&store).unwrap_or_default();
+            let trace = onboardctl::trace::select(spans, &query);
+            let found = trace.first().is_some_and(|t| done(&t.spans));
+            async move { found.then_some(()) }
+        })
+        .await;
+    }
+
     fn log(&self, service: &str) -> String {
         std::fs::read_to_string(self.dir.join("logs").join(format!("{service}.log")))
             .unwrap_or_default()
@@ -149,14 +164,14 @@ fn is_graph_call(s: &Span, method: &str, template_part: &str) -> bool {
 #[tokio::test]
 async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
     let prefix = format!("t.walkthrough.{:08x}", rand::random::<u32>());
-    let collector = Collector::start().await;
-    let stack = Stack::new(&prefix, &collector.endpoint);
+    let stack = Stack::new(&prefix);
 
     // scripts/stack up
     let (code, said) = stack.script(&["up"], &[]).await;
     assert_eq!(code, 0, "{said}");
     let (_, status) = stack.script(&["status"], &[]).await;
     assert_eq!(status.matches(" ready (pid").count(), 3, "{status}");
+    assert!(status.contains("trace-collector   running"), "{status}");
     let settings = shared::config::load(None, stack.env.clone()).expect("stack settings");
     let watcher = Publisher::connect(&settings.amqp, &format!("{prefix}.watcher"))
         .await
@@ -223,7 +238,7 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
         .onboardctl(&["dead", "show", "--service", "device-shipped", &id], &[])
         .await;
     let trace_id = shown["trace_id"].as_str().expect("a trace id").to_owned();
-    let trace = collector
+    stack
         .trace_when("the dead-lettered shipment's trace", &trace_id, |t| {
             span(t, |s| {
                 s.service == "onboardctl" && s.name.starts_with("publish ")
@@ -239,6 +254,11 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
                 .is_some()
         })
         .await;
+    // onboardctl trace show <trace id>, as the README says.
+    let shown = stack.onboardctl(&["trace", "show", &trace_id], &[]).await;
+    assert_eq!(shown["traces"].as_array().map(Vec::len), Some(1), "{shown}");
+    let trace: Vec<Span> =
+        serde_json::from_value(shown["traces"][0]["spans"].clone()).expect("spans");
     let publish = span(&trace, |s| s.name.starts_with("publish ")).unwrap();
     assert_eq!(publish.parent_span_id, "", "publish is the trace's root");
     assert_eq!(publish.attr("messaging.message.id"), Some(id.as_str()));
@@ -258,8 +278,50 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
     assert!(
         trace
             .iter()
-            .all(|s| !format!("{s:?}").contains(demo::UPN_GRACE)),
-        "no UPN in any span"
+            .all(|s| !format!("{} {:?}", s.name, s.attributes).contains(demo::UPN_GRACE)),
+        "no UPN in any span's attributes"
+    );
+    let consume_failed = consume.status == "error"
+        || consume
+            .events
+            .iter()
+            .any(|e| e.name.contains("dead-letter"));
+    assert!(
+        consume_failed,
+        "the dead letter shows on the consume span: {consume:#?}"
+    );
+    // Only our own spans reach the collector: no HTTP/2 frames, no trace of the export itself.
+    let store = onboardctl::trace::read_store(&stack.dir.join("traces.jsonl")).expect("store");
+    let ours = [
+        "shared::",
+        "new_hire::",
+        "device_purchased::",
+        "device_shipped::",
+        "onboardctl::",
+    ];
+    let foreign: Vec<(&str, Option<&str>)> = store
+        .iter()
+        .filter(|s| {
+            !s.attr("target")
+                .is_some_and(|t| ours.iter().any(|o| t.starts_with(o)))
+        })
+        .map(|s| (s.name.as_str(), s.attr("target")))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "spans of other crates exported: {foreign:?}"
+    );
+    // ... and by serial number: this trace is among the device's.
+    let by_serial = stack
+        .onboardctl(&["trace", "show", "--serial", demo::AUTOPILOT_SERIAL], &[])
+        .await;
+    assert!(
+        by_serial["traces"]
+            .as_array()
+            .expect("traces")
+            .iter()
+            .any(|t| t["trace_id"] == trace_id.as_str()),
+        "{by_serial}"
     );
     // ... and in the service's JSON log, by the same trace id.
     let log = stack.log("device-shipped");
@@ -295,7 +357,7 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
         .next("the replayed shipment's outcome", WITHIN)
         .await;
     assert_eq!(assigned.json()["type"], "onboarding.device.assigned");
-    collector
+    stack
         .trace_when(
             "the replay and its write in the same trace",
             &trace_id,
@@ -332,7 +394,7 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
     let (code, said) = stack.script(&["down"], &[]).await;
     assert_eq!(code, 0, "{said}");
     let (_, status) = stack.script(&["status"], &[]).await;
-    assert_eq!(status.matches("stopped").count(), 4, "{status}");
+    assert_eq!(status.matches("stopped").count(), 5, "{status}");
     broker::delete_prefixed(&prefix).await;
     let _ = watcher
         .channel()

@@ -9,7 +9,6 @@
 
 pub mod broker;
 pub mod metrics;
-pub mod otlp;
 pub mod wait;
 
 use std::collections::HashMap;

@@ -1,0 +1,390 @@
+//! `onboardctl trace`: a trace store for a machine without Jaeger. `collect` is an OTLP/gRPC
+//! receiver that the services and `onboardctl` export to (`telemetry.otlp_endpoint`); it appends
+//! every span as one JSON line to a file. `show` reads that file and prints one event's trace —
+//! publish, consume, each `ensure_*` step and each Graph call — as a tree, found by trace id,
+//! serial number, message id or CloudEvents subject.
+//!
+//! Not for: production. There the spans go to an OpenTelemetry Collector and Jaeger (compose,
+//! Kubernetes), which keep, index and expire them; this file only grows until it is deleted.
+
+mod receiver;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+pub use receiver::serve;
+
+/// The variable `--store` reads when it is not given (`scripts/stack env` sets it).
+pub const STORE_ENV: &str = "ONBOARDCTL_TRACE_STORE";
+
+/// One exported span, as stored and printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    /// `service.name` of the resource that exported it.
+    pub service: String,
+    pub trace_id: String,
+    pub span_id: String,
+    /// Empty for a trace's root.
+    pub parent_span_id: String,
+    pub name: String,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    /// `error` when the span ended in error, else `ok` or `unset`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status_message: String,
+    pub attributes: BTreeMap<String, String>,
+    /// The log events recorded inside the span (a retry, a dead letter), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<SpanEvent>,
+}
+
+/// A log event inside a span: its message and fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanEvent {
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl SpanRecord {
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
+    fn duration_ms(&self) -> f64 {
+        self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e6
+    }
+}
+
+/// Receives spans on `listen` and appends them to `store` until `shutdown` completes.
+pub async fn collect(
+    listen: std::net::SocketAddr,
+    store: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(store)
+        .with_context(|| format!("opening the trace store {}", store.display()))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let file = std::sync::Mutex::new(std::io::LineWriter::new(file));
+    eprintln!(
+        "onboardctl trace: OTLP/gRPC on http://{}, spans appended to {}",
+        listener.local_addr()?,
+        store.display()
+    );
+    serve(
+        listener,
+        move |spans| {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            for span in spans {
+                // A span that cannot be written is lost to this store only; the exporter
+                // must not be told to retry a batch the file half holds.
+                if let Ok(line) = serde_json::to_string(&span) {
+                    let _ = writeln!(file, "{line}");
+                }
+            }
+        },
+        shutdown,
+    )
+    .await
+}
+
+/// Every span in `store`; a line that is not a span (a write cut short) is skipped.
+pub fn read_store(store: &Path) -> anyhow::Result<Vec<SpanRecord>> {
+    let file = std::fs::File::open(store)
+        .with_context(|| format!("opening the trace store {}", store.display()))?;
+    let mut spans = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        if let Ok(span) = serde_json::from_str(&line?) {
+            spans.push(span);
+        }
+    }
+    Ok(spans)
+}
+
+/// Which traces to show.
+#[derive(Debug, Clone)]
+pub enum Query {
+    TraceId(String),
+    /// Every trace with a span whose `device.serial` is this (case-insensitive).
+    Serial(String),
+    /// The CloudEvents id: `messaging.message.id`.
+    MessageId(String),
+    /// The CloudEvents subject: an employee id or a serial number.
+    Subject(String),
+}
+
+impl Query {
+    fn matches(&self, span: &SpanRecord) -> bool {
+        let eq =
+            |key: &str, want: &str| span.attr(key).is_some_and(|v| v.eq_ignore_ascii_case(want));
+        match self {
+            Query::TraceId(id) => span.trace_id.eq_ignore_ascii_case(id),
+            Query::Serial(serial) => eq("device.serial", serial),
+            Query::MessageId(id) => eq("messaging.message.id", id),
+            Query::Subject(subject) => eq("cloudevents.event_subject", subject),
+        }
+    }
+}
+
+/// One trace: its spans, earliest first.
+#[derive(Debug, Serialize)]
+pub struct Trace {
+    pub trace_id: String,
+    pub spans: Vec<SpanRecord>,
+}
+
+/// What `trace show` prints.
+#[derive(Debug, Serialize)]
+pub struct Shown {
+    pub store: PathBuf,
+    pub traces: Vec<Trace>,
+}
+
+/// The traces that have a span matching `query`, each whole, earliest trace first.
+pub fn select(spans: Vec<SpanRecord>, query: &Query) -> Vec<Trace> {
+    let wanted: BTreeSet<String> = spans
+        .iter()
+        .filter(|s| query.matches(s))
+        .map(|s| s.trace_id.clone())
+        .collect();
+    let mut by_trace: BTreeMap<String, Vec<SpanRecord>> = BTreeMap::new();
+    for span in spans.into_iter().filter(|s| wanted.contains(&s.trace_id)) {
+        by_trace
+            .entry(span.trace_id.clone())
+            .or_default()
+            .push(span);
+    }
+    let mut traces: Vec<Trace> = by_trace
+        .into_iter()
+        .map(|(trace_id, mut spans)| {
+            spans.sort_by_key(|s| (s.start_unix_nano, s.end_unix_nano));
+            // An exporter that retried a batch sends a span twice.
+            spans.dedup_by(|a, b| a.span_id == b.span_id);
+            Trace { trace_id, spans }
+        })
+        .collect();
+    traces.sort_by_key(|t| t.spans.first().map_or(0, |s| s.start_unix_nano));
+    traces
+}
+
+/// Each trace as a tree: offset from the trace's start, duration, service, and what the span
+/// did; warnings and errors recorded inside a span are listed under it.
+pub fn render(shown: &Shown) -> String {
+    shown
+        .traces
+        .iter()
+        .map(render_trace)
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn render_trace(trace: &Trace) -> String {
+    let start = trace.spans.first().map_or(0, |s| s.start_unix_nano);
+    let end = trace
+        .spans
+        .iter()
+        .map(|s| s.end_unix_nano)
+        .max()
+        .unwrap_or(start);
+    let services: BTreeSet<&str> = trace.spans.iter().map(|s| s.service.as_str()).collect();
+    let mut lines = vec![format!(
+        "trace {}: {} spans in {:.0} ms ({})",
+        trace.trace_id,
+        trace.spans.len(),
+        end.saturating_sub(start) as f64 / 1e6,
+        services.into_iter().collect::<Vec<_>>().join(", ")
+    )];
+    let ids: BTreeSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
+    // Roots: no parent, or a parent this store never received (an exporter that had none).
+    let roots = trace
+        .spans
+        .iter()
+        .filter(|s| !ids.contains(s.parent_span_id.as_str()));
+    for root in roots {
+        render_span(trace, root, 0, start, &mut lines);
+    }
+    lines.join("\n")
+}
+
+fn render_span(
+    trace: &Trace,
+    span: &SpanRecord,
+    depth: usize,
+    start: u64,
+    lines: &mut Vec<String>,
+) {
+    let indent = "  ".repeat(depth);
+    let failed = if span.status == "error" {
+        "  ERROR"
+    } else {
+        ""
+    };
+    lines.push(format!(
+        "  {:>8.1} ms {:>8.1} ms  {:<18} {indent}{}{failed}",
+        span.start_unix_nano.saturating_sub(start) as f64 / 1e6,
+        span.duration_ms(),
+        span.service,
+        describe(span),
+    ));
+    for event in span.events.iter().filter(|e| is_notable(e)) {
+        let detail = ["reason", "error"]
+            .iter()
+            .find_map(|k| event.attributes.get(*k))
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        lines.push(format!("  {:33}{indent}  ! {}{detail}", "", event.name));
+    }
+    for child in trace
+        .spans
+        .iter()
+        .filter(|c| c.parent_span_id == span.span_id)
+    {
+        render_span(trace, child, depth + 1, start, lines);
+    }
+}
+
+/// A Graph call as its method, route and status; anything else as its name and the identifier
+/// an operator searches by.
+fn describe(span: &SpanRecord) -> String {
+    if let (Some(method), Some(route)) = (span.attr("http.method"), span.attr("url.template")) {
+        let status = span.attr("http.status_code").unwrap_or("no response");
+        return format!("Graph {method} {route} -> {status}");
+    }
+    let id = ["device.serial", "messaging.message.id"]
+        .iter()
+        .find_map(|k| span.attr(k).map(|v| format!(" [{k}={v}]")))
+        .unwrap_or_default();
+    format!("{}{id}", span.name)
+}
+
+/// Warnings and errors: a retry, a dead letter. Info-level events would drown the tree.
+fn is_notable(event: &SpanEvent) -> bool {
+    matches!(
+        event.attributes.get("level").map(String::as_str),
+        Some("WARN" | "ERROR")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(trace: &str, id: &str, parent: &str, start: u64, attrs: &[(&str, &str)]) -> SpanRecord {
+        SpanRecord {
+            service: "svc".into(),
+            trace_id: trace.into(),
+            span_id: id.into(),
+            parent_span_id: parent.into(),
+            name: format!("span {id}"),
+            start_unix_nano: start,
+            end_unix_nano: start + 1_000_000,
+            status: "unset".into(),
+            status_message: String::new(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_serial_selects_every_span_of_the_traces_that_name_it() {
+        let spans = vec![
+            span("t1", "a", "", 10, &[]),
+            span("t1", "b", "a", 20, &[("device.serial", "PF-3A7K2M")]),
+            span("t2", "c", "", 5, &[("device.serial", "OTHER")]),
+        ];
+
+        let traces = select(spans, &Query::Serial("pf-3a7k2m".into()));
+
+        assert_eq!(traces.len(), 1);
+        assert_eq!(traces[0].trace_id, "t1");
+        let ids: Vec<&str> = traces[0].spans.iter().map(|s| s.span_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_span_sent_twice_is_shown_once() {
+        let spans = vec![span("t", "a", "", 1, &[]), span("t", "a", "", 1, &[])];
+
+        let traces = select(spans, &Query::TraceId("T".into()));
+
+        assert_eq!(traces[0].spans.len(), 1);
+    }
+
+    #[test]
+    fn the_tree_nests_children_under_their_parent_and_names_graph_calls_by_route() {
+        let mut dead = span("t", "b", "a", 2_000_000, &[]);
+        dead.status = "error".into();
+        dead.events.push(SpanEvent {
+            name: "Message moved to the dead-letter queue.".into(),
+            attributes: [("level", "ERROR"), ("reason", "already assigned")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        let graph = span(
+            "t",
+            "c",
+            "b",
+            3_000_000,
+            &[
+                ("http.method", "GET"),
+                ("url.template", "/v1.0/users/{id}"),
+                ("http.status_code", "200"),
+            ],
+        );
+        let shown = Shown {
+            store: PathBuf::from("x"),
+            traces: select(
+                vec![span("t", "a", "", 0, &[]), dead, graph],
+                &Query::TraceId("t".into()),
+            ),
+        };
+
+        let text = render(&shown);
+
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("trace t: 3 spans in 4 ms (svc)"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("svc                span a"), "{text}");
+        assert!(
+            lines[2].ends_with("svc                  span b  ERROR"),
+            "{text}"
+        );
+        assert!(
+            lines[3].ends_with("! Message moved to the dead-letter queue.: already assigned"),
+            "{text}"
+        );
+        assert!(
+            lines[4].ends_with("    Graph GET /v1.0/users/{id} -> 200"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_store_skips_a_line_cut_short() {
+        let dir = std::env::temp_dir().join(format!("trace-store-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("spans.jsonl");
+        let whole = serde_json::to_string(&span("t", "a", "", 1, &[])).unwrap();
+        std::fs::write(&path, format!("{whole}\n{{\"service\":\"sv")).unwrap();
+
+        let spans = read_store(&path).unwrap();
+
+        assert_eq!(spans.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
