@@ -1,5 +1,6 @@
 //! Logs, traces and metrics for every binary. [`init`] installs JSON (or pretty) logs that carry
-//! the trace and span ids, an OpenTelemetry tracer (exported over OTLP/gRPC when configured) and
+//! the trace and span ids, an OpenTelemetry tracer (exported over OTLP/gRPC when configured,
+//! UPNs masked: `redact`) and
 //! the W3C propagator; [`inject_trace_context`] and [`extract_trace_context`] carry
 //! `traceparent`/`tracestate` through AMQP headers; [`Metrics`] counts and logs each outcome.
 //!
@@ -7,6 +8,7 @@
 
 mod json;
 mod metrics;
+mod redact;
 
 pub use metrics::Metrics;
 
@@ -142,7 +144,10 @@ fn tracer_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, T
         .with_tonic()
         .with_endpoint(endpoint)
         .build()?;
-    Ok(builder.with_batch_exporter(exporter).build())
+    let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter).build();
+    Ok(builder
+        .with_span_processor(redact::RedactUpns(batch))
+        .build())
 }
 
 // === W3C trace context in AMQP headers ===
