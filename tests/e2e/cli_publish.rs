@@ -181,3 +181,152 @@ async fn cli_publish_the_same_file_twice_has_no_duplicate_effects() {
     purchased.stop().await.unwrap();
     env.finish().await;
 }
+
+/// `onboardctl ARGS --output json` as the operator's app; (exit code, parsed stdout, stderr).
+async fn onboardctl_json(env: &TestEnv, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let args = [args, &["--output", "json"]].concat();
+    let (code, stdout, stderr) = env.onboardctl(demo::ONBOARDCTL, &[], &args).await;
+    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (code, json, stderr)
+}
+
+#[tokio::test]
+async fn cli_publish_one_event_from_flags_of_each_kind_typed_routed_and_idempotent() {
+    let env = TestEnv::spawn("cli_publish_flags").await;
+    let tap = Tap::bind(
+        env.publisher.channel(),
+        &env.prefix,
+        &format!("{}.tap", env.prefix),
+        "#",
+    )
+    .await;
+    let hash = demo::hardware_hash("CZC0000777");
+    let hire = [
+        "publish",
+        "hire",
+        "--employee-id",
+        "E9001",
+        "--upn",
+        demo::UPN_ADA,
+        "--department",
+        "Engineering",
+        "--start-date",
+        "2027-01-04",
+    ];
+
+    let (code, first, stderr) = onboardctl_json(&env, &hire).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (_, again, _) = onboardctl_json(&env, &hire).await;
+    let (code, purchase, stderr) = onboardctl_json(
+        &env,
+        &[
+            "publish",
+            "purchase",
+            "--order-id",
+            "PO-777",
+            "--serial",
+            "CZC0000777",
+            "--hardware-hash",
+            &hash,
+            "--group-tag",
+            "Sales",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, shipment, stderr) = onboardctl_json(
+        &env,
+        &[
+            "publish",
+            "shipment",
+            "--serial",
+            "CZC0000777",
+            "--upn",
+            demo::UPN_GRACE,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    // Bad flags are refused before anything is sent.
+    let (bad_date, _, said) = onboardctl_json(
+        &env,
+        &[
+            "publish",
+            "hire",
+            "--employee-id",
+            "E9002",
+            "--upn",
+            demo::UPN_ADA,
+            "--start-date",
+            "2027-13-01",
+        ],
+    )
+    .await;
+    let (bad_hash, _, _) = onboardctl_json(
+        &env,
+        &[
+            "publish",
+            "purchase",
+            "--order-id",
+            "PO-1",
+            "--serial",
+            "X1",
+            "--hardware-hash",
+            "not base64!",
+        ],
+    )
+    .await;
+
+    assert_eq!(first["type"], "hr.employee.hired");
+    assert_eq!(
+        first["id"], again["id"],
+        "the same flags make the same event id"
+    );
+    assert_eq!(purchase["type"], "procurement.device.purchased");
+    assert_eq!(shipment["type"], "procurement.device.shipped");
+    assert!(
+        !format!("{purchase}").contains(&hash),
+        "the hash is never printed"
+    );
+    assert_eq!(bad_date, 2, "{said}");
+    assert!(said.contains("YYYY-MM-DD"), "{said}");
+    assert_eq!(bad_hash, 2);
+    let got = tap
+        .take(4, "the four published events", Duration::from_secs(20))
+        .await;
+    let keys: Vec<&str> = got.iter().map(|r| r.routing_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "hr.employee.hired",
+            "hr.employee.hired",
+            "procurement.device.purchased",
+            "procurement.device.shipped"
+        ]
+    );
+    let ids: Vec<Option<String>> = got
+        .iter()
+        .map(|r| r.properties.message_id().as_ref().map(|m| m.to_string()))
+        .collect();
+    assert_eq!(ids[0], ids[1], "a duplicate carries the same message id");
+    assert_eq!(ids[2].as_deref(), purchase["id"].as_str());
+    let hired = got[0].json();
+    assert_eq!(
+        hired["data"],
+        serde_json::json!({
+            "employeeId": "E9001",
+            "userPrincipalName": demo::UPN_ADA,
+            "department": "Engineering",
+            "startDate": "2027-01-04"
+        })
+    );
+    let bought = got[2].json();
+    assert_eq!(bought["data"]["hardwareHash"], hash.as_str());
+    assert_eq!(bought["data"]["groupTag"], "Sales");
+    assert_eq!(got[3].json()["data"]["userPrincipalName"], demo::UPN_GRACE);
+    assert!(
+        tap.drain().await.is_empty(),
+        "the refused flags sent nothing"
+    );
+    env.finish().await;
+}
