@@ -139,12 +139,15 @@ async fn user(
         }
     };
     match &found {
+        // The employee id is what the hire's trace is found by (its CloudEvents subject):
+        // traces never carry a UPN.
         Some(u) => steps.push(Step::ready(
             "user-exists",
             format!(
-                "Entra user {} ({})",
+                "Entra user {} ({}, employeeId {})",
                 u.id,
-                u.display_name.as_deref().unwrap_or("?")
+                u.display_name.as_deref().unwrap_or("?"),
+                u.employee_id.as_deref().unwrap_or("not set")
             ),
         )),
         None if steps.is_empty() => steps.push(Step::pending(

@@ -60,6 +60,11 @@ async fn cli_status_of_a_ready_user_exits_0_with_every_step_ready() {
             &format!("member-of {}", demo::GROUP_SALES)
         ]
     );
+    let found = subject["steps"][0]["found"].as_str().unwrap();
+    assert!(
+        found.contains("employeeId E1004"),
+        "the id her trace is found by: {found}"
+    );
     env.finish().await;
 }
 
