@@ -152,9 +152,35 @@ async fn sigterm_mid_stream_loses_nothing() {
     let env = TestEnv::spawn("sigterm_mid_stream").await;
     let settings_env = env.service_env(
         demo::NEW_HIRE,
-        &[("amqp.concurrency", "2"), ("amqp.prefetch", "4")],
+        &[
+            ("amqp.concurrency", "2"),
+            ("amqp.prefetch", "4"),
+            ("telemetry.log_format", "json"),
+            ("telemetry.log_filter", "info"),
+        ],
     );
-    let mut child = env.start_binary(Service::NewHire, settings_env).await;
+    let mut child = env
+        .start_binary_with_stdout(Service::NewHire, settings_env, std::process::Stdio::piped())
+        .await;
+    // Read the log as it is written, so a full pipe never stalls the service.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let log = tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut messages = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                messages.push((
+                    json["level"].as_str().unwrap_or_default().to_owned(),
+                    json["fields"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ));
+            }
+        }
+        messages
+    });
 
     let mut sent = BTreeSet::new();
     for round in 0..15 {
@@ -186,6 +212,16 @@ async fn sigterm_mid_stream_loses_nothing() {
     .await
     .expect("exit status");
     assert!(status.success(), "clean exit after SIGTERM: {status}");
+    // A shutdown is said as one, not as a lost connection an operator would chase.
+    let log = log.await.expect("log reader");
+    let said = |m: &str| log.iter().filter(|(_, msg)| msg == m).count();
+    assert_eq!(
+        said("Disconnected from the broker (shutting down)."),
+        1,
+        "{log:?}"
+    );
+    assert_eq!(said("Broker connection lost; reconnecting."), 0, "{log:?}");
+    assert!(log.iter().all(|(level, _)| level != "ERROR"), "{log:?}");
 
     let service = env.start_new_hire(env.settings(demo::NEW_HIRE, &[])).await;
     let seen = std::sync::Mutex::new(ids_of(&[first]));

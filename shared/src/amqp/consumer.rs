@@ -129,10 +129,13 @@ pub async fn run_consumer<H: Handler>(
         ));
         let end = run_session(amqp, session, ctx, &metrics, &ready, &shutdown).await;
         ready.set(false);
-        metrics.broker_connection(false);
         match end {
-            SessionEnd::Shutdown => return Ok(()),
+            SessionEnd::Shutdown => {
+                metrics.broker_closed();
+                return Ok(());
+            }
             SessionEnd::Broken(why) => {
+                metrics.broker_connection(false);
                 tracing::warn!(why, "Consumer session ended; rebuilding the connection.");
                 if !backoff.wait(&shutdown).await {
                     return Ok(());

@@ -208,6 +208,15 @@ impl Metrics {
             .set(i64::from(connected));
     }
 
+    /// We closed the connection on purpose (shutdown): disconnected, but nothing was lost.
+    pub fn broker_closed(&self) {
+        tracing::info!("Disconnected from the broker (shutting down).");
+        self.inner
+            .broker_connected
+            .get_or_create(&self.labels(&[]))
+            .set(0);
+    }
+
     /// A sampled queue depth.
     pub fn queue_depth(&self, queue: &str, messages: u32) {
         let labels = self.labels(&[("queue", queue)]);
