@@ -115,17 +115,18 @@ pub async fn run(opts: DemoOptions, out: Output) -> anyhow::Result<Summary> {
         ("hires.csv", CsvKind::Hr),
         ("autopilot-hashes.csv", CsvKind::Autopilot),
     ];
-    let mut published = 0;
+    let mut ids = Vec::new();
     for (file, kind) in examples {
         let report =
             publish::publish_csv(&base, &opts.examples.join(file), kind, None, out).await?;
-        published += report.published;
+        ids.extend(report.event_ids);
     }
+    let published = ids.len();
     progress(
         out,
         &format!("published {published} events; waiting for every outcome."),
     );
-    let counts = outcomes.wait_for(published, opts.timeout).await;
+    let counts = outcomes.wait_for(ids, opts.timeout).await;
     stop.cancel();
     for service in services {
         service.await.context("service task")?.context("service")?;
@@ -239,9 +240,11 @@ async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     anyhow::bail!("/readyz never answered 200 within 30 s")
 }
 
-/// Counts outcome events (and dead letters) as they arrive on an exclusive queue.
+/// Counts the outcome events that answer the demo's own events, as they arrive on an exclusive
+/// queue. An outcome is matched by its `correlation_id` (the id of the event it answers), so
+/// one for a message an earlier run left in the queues is not mistaken for the demo's.
 struct OutcomeCounter {
-    rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<(String, Option<String>)>,
     _publisher: Publisher,
 }
 
@@ -280,7 +283,15 @@ impl OutcomeCounter {
         tokio::spawn(async move {
             while let Some(Ok(delivery)) = consumer.next().await {
                 let _ = delivery.ack(BasicAckOptions::default()).await;
-                if tx.send(delivery.routing_key.to_string()).is_err() {
+                let answers = delivery
+                    .properties
+                    .correlation_id()
+                    .as_ref()
+                    .map(|id| id.to_string());
+                if tx
+                    .send((delivery.routing_key.to_string(), answers))
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -291,15 +302,20 @@ impl OutcomeCounter {
         })
     }
 
-    /// Waits until `expected` outcomes arrived or `timeout` passed; returns counts by type.
-    async fn wait_for(mut self, expected: usize, timeout: Duration) -> BTreeMap<String, usize> {
+    /// Waits until each of `ids` has an outcome or `timeout` passed; returns counts by type.
+    /// A repeated outcome (a redelivered event) counts once.
+    async fn wait_for(mut self, ids: Vec<String>, timeout: Duration) -> BTreeMap<String, usize> {
+        let mut waiting: std::collections::HashSet<String> = ids.into_iter().collect();
         let mut counts = BTreeMap::new();
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
-        let mut seen = 0;
-        while seen < expected {
+        while !waiting.is_empty() {
             tokio::select! {
-                Some(key) = self.rx.recv() => { *counts.entry(key).or_insert(0) += 1; seen += 1; }
+                Some((key, answers)) = self.rx.recv() => {
+                    if answers.is_some_and(|id| waiting.remove(&id)) {
+                        *counts.entry(key).or_insert(0) += 1;
+                    }
+                }
                 _ = &mut deadline => break,
             }
         }

@@ -41,6 +41,9 @@ pub struct Report {
     pub published: usize,
     pub rejected: Vec<RowError>,
     pub ignored_columns: Vec<String>,
+    /// The ids of the events published, in order (not printed: a file can hold thousands).
+    #[serde(skip)]
+    pub event_ids: Vec<String>,
 }
 
 /// One single event from flags, confirmed.
@@ -91,6 +94,7 @@ pub async fn publish_csv(
         published,
         rejected: batch.rejected,
         ignored_columns: batch.unknown_columns,
+        event_ids: batch.events.iter().map(|(_, e)| e.id.clone()).collect(),
     })
 }
 
