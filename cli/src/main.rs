@@ -480,12 +480,15 @@ async fn run_dead(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs on stderr (warnings only unless `ONBOARDCTL_LOG` says otherwise; stdout is the report)
+/// Logs on stderr (warnings only, lapin's none, unless `ONBOARDCTL_LOG` says otherwise; stdout
+/// is the report)
 /// and, when `telemetry.otlp_endpoint` is set, the `publish` and `replay` spans exported: they
 /// are the roots of the events' traces.
 fn cli_telemetry(settings: &Settings) -> anyhow::Result<shared::telemetry::TelemetryGuard> {
     let cfg = shared::config::TelemetrySettings {
-        log_filter: std::env::var("ONBOARDCTL_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        // lapin logs a refused publish or a closed channel as an ERROR of its own; the verb
+        // reports the same failure once, with its context, so lapin stays quiet by default.
+        log_filter: std::env::var("ONBOARDCTL_LOG").unwrap_or_else(|_| "warn,lapin=off".to_owned()),
         log_format: shared::config::LogFormat::Pretty,
         otlp_endpoint: settings.telemetry.otlp_endpoint.clone(),
     };

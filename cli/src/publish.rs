@@ -219,7 +219,17 @@ async fn publish_all(
         .buffered(IN_FLIGHT);
     let mut published = 0;
     while let Some(result) = confirms.next().await {
-        result?;
+        if let Err(e) = result {
+            progress.finish();
+            // Rows after this one may be confirmed too (several are in flight); none is lost
+            // for good: the ids are derived from the rows, so a second run only fills the gap.
+            return Err(e.context(format!(
+                "stopped after {published} of {} events were confirmed; publish the same file \
+                 again: the rows already sent repeat harmlessly (same event ids, and the \
+                 services only write what is missing)",
+                events.len()
+            )));
+        }
         published += 1;
         progress.advance();
     }

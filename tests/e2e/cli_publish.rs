@@ -330,3 +330,31 @@ async fn cli_publish_one_event_from_flags_of_each_kind_typed_routed_and_idempote
     );
     env.finish().await;
 }
+
+#[tokio::test]
+async fn cli_publish_a_file_the_broker_refuses_says_how_far_it_got_and_that_a_rerun_is_safe() {
+    let env = TestEnv::spawn("cli_publish_refused").await;
+    let missing = format!("{}.no-such-exchange", env.prefix);
+    let hires = examples("hires.csv");
+
+    let (code, stdout, stderr) = env
+        .onboardctl(
+            demo::ONBOARDCTL,
+            &[("amqp.exchange", missing.as_str())],
+            &["publish", "--from-csv", hires.to_str().unwrap()],
+        )
+        .await;
+
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("stopped after 0 of 4 events were confirmed; publish the same file again"),
+        "{stderr}"
+    );
+    let cause = format!("no exchange '{missing}'");
+    assert_eq!(
+        stderr.matches(&cause).count(),
+        1,
+        "the cause once: {stderr}"
+    );
+    env.finish().await;
+}

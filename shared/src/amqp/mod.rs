@@ -33,9 +33,11 @@ use crate::error::{Classify, ErrorClass};
 /// What can go wrong talking to the broker.
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
-    /// Connection or channel failure, refused declare, timeout: lapin's own error.
+    /// Connection or channel failure, refused declare, timeout: lapin's own error. Its text is
+    /// in the message and it is deliberately not the `source`: lapin's message already holds
+    /// its own causes, and printing the chain (`{:#}`) repeated them two more times.
     #[error("broker: {0}")]
-    Broker(#[from] lapin::Error),
+    Broker(lapin::Error),
     /// The broker could not take responsibility for the message (e.g. a full quorum queue
     /// with `reject-publish`).
     #[error("publish to exchange {exchange:?} with key {routing_key:?} was nacked by the broker")]
@@ -60,6 +62,12 @@ pub enum AmqpError {
         path: String,
         source: std::io::Error,
     },
+}
+
+impl From<lapin::Error> for AmqpError {
+    fn from(e: lapin::Error) -> Self {
+        AmqpError::Broker(e)
+    }
 }
 
 impl Classify for AmqpError {
