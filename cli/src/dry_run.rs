@@ -116,7 +116,8 @@ impl Planner {
                         })?;
                 let cfg = &self.settings.device_purchased;
                 // A replay starts its age afresh (its bookkeeping headers are dropped), so now.
-                let progress = device_purchased::handler::Progress::new(cfg);
+                let progress =
+                    device_purchased::handler::Progress::new(cfg, self.settings.amqp.max_age);
                 let now = time::OffsetDateTime::now_utc();
                 device_purchased::handler::handle(&self.graph, cfg, &progress, &event.data, now)
                     .await?;

@@ -88,6 +88,11 @@ pub struct Progress {
     /// Per serial: when this process first saw the import complete (the `sync_after` clock),
     /// and what it did on earlier deliveries that the outcome should still report.
     seen: Mutex<HashMap<String, Seen>>,
+    /// Per serial: when this process first handled it. A purchase whose last delivery failed
+    /// transiently and was then dead-lettered by the runtime (`amqp.max_age`) never reaches
+    /// `forget`; its state is dropped once it is older than any delivery can be.
+    first_use: Mutex<HashMap<String, Instant>>,
+    forget_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,12 +103,39 @@ struct Seen {
 }
 
 impl Progress {
-    pub fn new(cfg: &DevicePurchasedSettings) -> Self {
+    /// `message_max_age` is `amqp.max_age`: no delivery of a purchase is handled after that.
+    pub fn new(cfg: &DevicePurchasedSettings, message_max_age: Duration) -> Self {
         Progress {
             locks: SerialLocks::default(),
             sync: SyncCoalescer::new(cfg.sync_interval),
             imports: ImportLedger::default(),
             seen: Mutex::new(HashMap::new()),
+            first_use: Mutex::new(HashMap::new()),
+            forget_after: message_max_age,
+        }
+    }
+
+    /// Notes that `serial` is being handled, and drops the state of serials first handled
+    /// longer ago than a delivery can live (their purchases were dead-lettered meanwhile).
+    fn begin(&self, serial: &SerialNumber) {
+        let stale: Vec<String> = {
+            let mut first_use = self.first_use.lock().unwrap_or_else(|p| p.into_inner());
+            let stale: Vec<String> = first_use
+                .iter()
+                .filter(|(_, at)| at.elapsed() > self.forget_after)
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in &stale {
+                first_use.remove(key);
+            }
+            first_use
+                .entry(SerialLocks::key(serial))
+                .or_insert_with(Instant::now);
+            stale
+        };
+        for key in stale {
+            // This serial's own stale state too: a new purchase of an old serial starts afresh.
+            self.forget_key(&key);
         }
     }
 
@@ -118,9 +150,31 @@ impl Progress {
     }
 
     fn forget(&self, serial: &SerialNumber) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.remove(&SerialLocks::key(serial));
-        self.imports.forget(serial);
+        let key = SerialLocks::key(serial);
+        self.first_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        self.forget_key(&key);
+    }
+
+    fn forget_key(&self, key: &str) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        self.imports.forget_key(key);
+    }
+
+    /// How many serials this process keeps state for; for tests.
+    pub fn tracked(&self) -> usize {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).len();
+        seen.max(self.imports.tracked()).max(
+            self.first_use
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len(),
+        )
     }
 }
 
@@ -136,6 +190,7 @@ pub async fn handle(
     let hash = required_hash(cfg, purchase)?;
     let serial = &purchase.serial_number;
     let _serial = progress.locks.lock(serial).await;
+    progress.begin(serial);
     let handled = converge_purchase(graph, cfg, progress, purchase, hash, first_seen).await;
     if !matches!(&handled, Err(e) if e.class().is_transient()) {
         progress.forget(serial); // no further delivery will need it

@@ -63,8 +63,18 @@ impl ImportLedger {
 
     /// After an import POST failed: it may have been applied, so list next time.
     pub fn forget(&self, serial: &SerialNumber) {
+        self.forget_key(&SerialLocks::key(serial));
+    }
+
+    /// [`ImportLedger::forget`] by the serial's key ([`SerialLocks::key`]).
+    pub fn forget_key(&self, key: &str) {
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known.remove(&SerialLocks::key(serial));
+        known.remove(key);
+    }
+
+    /// How many serials have ids on record; for tests.
+    pub fn tracked(&self) -> usize {
+        self.known.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Deletes `records`; Graph's 404 (already gone) counts as done.

@@ -83,7 +83,7 @@ pub async fn run(
         .map_err(ServiceError::Preflight)?;
     let handler = Arc::new(DevicePurchasedService {
         graph: parts.graph.clone(),
-        progress: Progress::new(&cfg),
+        progress: Progress::new(&cfg, settings.amqp.max_age),
         cfg,
     });
     service::serve(

@@ -232,3 +232,60 @@ async fn device_purchased_a_sync_another_replica_triggered_is_not_repeated() {
     service.stop().await.expect("clean stop");
     env.finish().await;
 }
+
+/// The handler as the runtime calls it, on our Graph client against the emulator.
+async fn handle_once(
+    env: &TestEnv,
+    progress: &device_purchased::handler::Progress,
+    serial: &str,
+) -> Result<(), device_purchased::error::DevicePurchasedError> {
+    let settings = env.purchased_settings(&[]);
+    let graph = shared::graph::GraphClient::new(
+        &settings.graph,
+        std::sync::Arc::new(shared::graph::NoopObserver),
+    )
+    .expect("client builds");
+    let purchase = TestEnv::purchase(serial, "PO-STATE");
+    device_purchased::handler::handle(
+        &graph,
+        &settings.device_purchased,
+        progress,
+        &purchase,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .map(|_| ())
+}
+
+#[tokio::test]
+async fn device_purchased_state_of_a_purchase_the_runtime_gave_up_on_is_dropped_after_max_age() {
+    use shared::error::Classify as _;
+    let env = TestEnv::spawn("device_purchased_state").await;
+    // Imports never finish during the test: every delivery ends transient, as one does when
+    // the runtime dead-letters it at amqp.max_age and the handler never sees it again.
+    env.emulator.state().set_timings(Timings {
+        import_secs: 100_000.0,
+        ..Timings::default()
+    });
+    let cfg = env.purchased_settings(&[]).device_purchased;
+    let kept = device_purchased::handler::Progress::new(&cfg, Duration::from_secs(86_400));
+    let dropped = device_purchased::handler::Progress::new(&cfg, Duration::ZERO);
+
+    for progress in [&kept, &dropped] {
+        for serial in ["STATE0001", "STATE0002"] {
+            let pending = handle_once(&env, progress, serial).await;
+            assert!(
+                pending.as_ref().is_err_and(|e| e.class().is_transient()),
+                "{pending:?}"
+            );
+        }
+    }
+
+    assert_eq!(kept.tracked(), 2, "both purchases may still be delivered");
+    assert_eq!(
+        dropped.tracked(),
+        1,
+        "the first serial's state went once older than max_age; the second is in use"
+    );
+    env.finish().await;
+}
