@@ -33,14 +33,23 @@ pub struct SpanRecord {
     pub name: String,
     pub start_unix_nano: u64,
     pub end_unix_nano: u64,
-    /// `error` when the span ended in error, else `ok` or `unset`.
-    pub status: String,
+    pub status: SpanStatus,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status_message: String,
     pub attributes: BTreeMap<String, String>,
     /// The log events recorded inside the span (a retry, a dead letter), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<SpanEvent>,
+}
+
+/// How a span ended, as OpenTelemetry's status code says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    Unset,
+    Ok,
+    /// The span ended in error (for a consume span: the attempt failed).
+    Error,
 }
 
 /// A log event inside a span: its message and fields.
@@ -204,26 +213,37 @@ fn render_trace(trace: &Trace) -> String {
         services.into_iter().collect::<Vec<_>>().join(", ")
     )];
     let ids: BTreeSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut shown = BTreeSet::new();
     // Roots: no parent, or a parent this store never received (an exporter that had none).
     let roots = trace
         .spans
         .iter()
         .filter(|s| !ids.contains(s.parent_span_id.as_str()));
     for root in roots {
-        render_span(trace, root, 0, start, &mut lines);
+        render_span(trace, root, 0, start, &mut shown, &mut lines);
+    }
+    // What no root leads to (a span naming itself as parent, say) is shown all the same.
+    for span in &trace.spans {
+        if !shown.contains(span.span_id.as_str()) {
+            render_span(trace, span, 0, start, &mut shown, &mut lines);
+        }
     }
     lines.join("\n")
 }
 
-fn render_span(
-    trace: &Trace,
-    span: &SpanRecord,
+fn render_span<'t>(
+    trace: &'t Trace,
+    span: &'t SpanRecord,
     depth: usize,
     start: u64,
+    shown: &mut BTreeSet<&'t str>,
     lines: &mut Vec<String>,
 ) {
+    if !shown.insert(span.span_id.as_str()) {
+        return; // each span once, whatever its parents claim
+    }
     let indent = "  ".repeat(depth);
-    let failed = if span.status == "error" {
+    let failed = if span.status == SpanStatus::Error {
         "  ERROR"
     } else {
         ""
@@ -248,7 +268,7 @@ fn render_span(
         .iter()
         .filter(|c| c.parent_span_id == span.span_id)
     {
-        render_span(trace, child, depth + 1, start, lines);
+        render_span(trace, child, depth + 1, start, shown, lines);
     }
 }
 
@@ -287,7 +307,7 @@ mod tests {
             name: format!("span {id}"),
             start_unix_nano: start,
             end_unix_nano: start + 1_000_000,
-            status: "unset".into(),
+            status: SpanStatus::Unset,
             status_message: String::new(),
             attributes: attrs
                 .iter()
@@ -325,7 +345,7 @@ mod tests {
     #[test]
     fn the_tree_nests_children_under_their_parent_and_names_graph_calls_by_route() {
         let mut dead = span("t", "b", "a", 2_000_000, &[]);
-        dead.status = "error".into();
+        dead.status = SpanStatus::Error;
         dead.events.push(SpanEvent {
             name: "Message moved to the dead-letter queue.".into(),
             attributes: [("level", "ERROR"), ("reason", "already assigned")]
@@ -372,6 +392,19 @@ mod tests {
             lines[4].ends_with("    Graph GET /v1.0/users/{id} -> 200"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_span_that_names_itself_as_parent_is_shown_once_and_ends() {
+        let looped = span("t", "a", "a", 0, &[]);
+        let shown = Shown {
+            store: PathBuf::from("x"),
+            traces: select(vec![looped], &Query::TraceId("t".into())),
+        };
+
+        let text = render(&shown);
+
+        assert_eq!(text.matches("span a").count(), 1, "{text}");
     }
 
     #[test]

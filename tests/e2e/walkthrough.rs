@@ -280,7 +280,7 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
         .iter()
         .find(|e| e.name.contains("dead-letter"))
         .unwrap_or_else(|| panic!("the dead letter shows on the consume span: {consume:#?}"));
-    assert_eq!(consume.status, "error");
+    assert_eq!(consume.status, onboardctl::trace::SpanStatus::Error);
     assert_eq!(
         dead_letter.attributes.get("reason").map(String::as_str),
         Some(

@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
-use super::{SpanEvent, SpanRecord};
+use super::{SpanEvent, SpanRecord, SpanStatus};
 
 /// Serves OTLP/gRPC traces on `listener`, handing every received batch to `sink`, until
 /// `shutdown` completes.
@@ -68,11 +68,10 @@ where
                     start_unix_nano: span.start_time_unix_nano,
                     end_unix_nano: span.end_time_unix_nano,
                     status: match StatusCode::try_from(status.code) {
-                        Ok(StatusCode::Error) => "error",
-                        Ok(StatusCode::Ok) => "ok",
-                        _ => "unset",
-                    }
-                    .to_owned(),
+                        Ok(StatusCode::Error) => SpanStatus::Error,
+                        Ok(StatusCode::Ok) => SpanStatus::Ok,
+                        _ => SpanStatus::Unset,
+                    },
                     status_message: status.message,
                     attributes: attributes(&span.attributes),
                     events: span
