@@ -28,16 +28,21 @@ fn utf16_hash_csv(rows: usize, path: &std::path::Path) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[tokio::test]
-async fn cli_publish_the_sample_files_publishes_every_row_and_each_assigned_user_as_a_shipment() {
-    let env = TestEnv::spawn("cli_publish_samples").await;
-    let tap = Tap::bind(
+/// A queue on the test's exchange that receives every event published to it.
+async fn tap_everything(env: &TestEnv) -> Tap {
+    Tap::bind(
         env.publisher.channel(),
         &env.prefix,
         &format!("{}.tap", env.prefix),
         "#",
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn cli_publish_the_sample_files_publishes_every_row_and_each_assigned_user_as_a_shipment() {
+    let env = TestEnv::spawn("cli_publish_samples").await;
+    let tap = tap_everything(&env).await;
     let settings = env.settings(demo::ONBOARDCTL, &[]);
 
     let hires = publish_csv(
@@ -86,13 +91,7 @@ async fn cli_publish_the_sample_files_publishes_every_row_and_each_assigned_user
 #[tokio::test]
 async fn cli_publish_a_5000_row_file_sends_every_row_confirmed() {
     let env = TestEnv::spawn("cli_publish_5000_rows").await;
-    let tap = Tap::bind(
-        env.publisher.channel(),
-        &env.prefix,
-        &format!("{}.tap", env.prefix),
-        "#",
-    )
-    .await;
+    let tap = tap_everything(&env).await;
     let path = std::env::temp_dir().join(format!("{}.csv", env.prefix));
     utf16_hash_csv(5000, &path);
     let settings = env.settings(demo::ONBOARDCTL, &[]);
@@ -193,13 +192,7 @@ async fn onboardctl_json(env: &TestEnv, args: &[&str]) -> (i32, serde_json::Valu
 #[tokio::test]
 async fn cli_publish_one_event_from_flags_of_each_kind_typed_routed_and_idempotent() {
     let env = TestEnv::spawn("cli_publish_flags").await;
-    let tap = Tap::bind(
-        env.publisher.channel(),
-        &env.prefix,
-        &format!("{}.tap", env.prefix),
-        "#",
-    )
-    .await;
+    let tap = tap_everything(&env).await;
     let hash = demo::hardware_hash("CZC0000777");
     let hire = [
         "publish",
