@@ -131,7 +131,8 @@ pub async fn run(opts: DemoOptions, out: Output) -> anyhow::Result<Summary> {
     for service in services {
         service.await.context("service task")?.context("service")?;
     }
-    let summary = summarise(&emulator.state().snapshot(), published, counts);
+    let hired = hired_employee_ids(&opts.examples.join("hires.csv"))?;
+    let summary = summarise(&emulator.state().snapshot(), &hired, published, counts);
     let _ = std::fs::remove_file(&ca_file);
     emulator.shutdown().await;
     Ok(summary)
@@ -323,7 +324,27 @@ impl OutcomeCounter {
     }
 }
 
-fn summarise(tenant: &Fixture, published: usize, outcomes: BTreeMap<String, usize>) -> Summary {
+/// The employee ids of the HR file's hires: the summary shows those users, not every user of
+/// the tenant that has an employee id.
+fn hired_employee_ids(
+    hr_file: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let bytes = std::fs::read(hr_file).with_context(|| format!("reading {}", hr_file.display()))?;
+    let parsed =
+        crate::intake::hr::parse(&bytes).with_context(|| format!("{}", hr_file.display()))?;
+    Ok(parsed
+        .rows
+        .iter()
+        .map(|row| row.employee_id.to_string())
+        .collect())
+}
+
+fn summarise(
+    tenant: &Fixture,
+    hired: &std::collections::BTreeSet<String>,
+    published: usize,
+    outcomes: BTreeMap<String, usize>,
+) -> Summary {
     let group_name = |id: &str| {
         tenant
             .groups
@@ -334,7 +355,7 @@ fn summarise(tenant: &Fixture, published: usize, outcomes: BTreeMap<String, usiz
     let hires = tenant
         .users
         .iter()
-        .filter(|u| u.employee_id.is_some()) // the users HR manages
+        .filter(|u| u.employee_id.as_ref().is_some_and(|id| hired.contains(id)))
         .map(|user| {
             let groups: Vec<String> = tenant
                 .groups

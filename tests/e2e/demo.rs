@@ -82,14 +82,21 @@ async fn the_demo_registers_and_assigns_every_sample_device_and_readies_every_hi
             .find(|h| h.user_principal_name == upn)
             .expect(upn)
     };
-    for upn in [
+    let hired = [
         "ada@contoso.test",
         "grace@contoso.test",
         "katherine@contoso.test",
         "alan@contoso.test",
-    ] {
+    ];
+    for upn in hired {
         assert!(hire(upn).may_join_devices, "{upn}");
     }
+    assert_eq!(
+        summary.hires.len(),
+        hired.len(),
+        "the HR file's hires, no other user: {:?}",
+        summary.hires
+    );
     let device = |serial: &str| {
         summary
             .devices
