@@ -7,7 +7,7 @@
 //! Not for: production (the services run as their own binaries there) or tests' assertions
 //! (the e2e tests drive the same pieces with their own isolation).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -116,10 +116,18 @@ pub async fn run(opts: DemoOptions, out: Output) -> anyhow::Result<Summary> {
         ("autopilot-hashes.csv", CsvKind::Autopilot),
     ];
     let mut ids = Vec::new();
+    // The HR file's employee ids: the summary shows those users, not every user of the tenant
+    // that has an employee id.
+    let mut hired = BTreeSet::new();
     for (file, kind) in examples {
         let report =
             publish::publish_csv(&base, &opts.examples.join(file), kind, None, out).await?;
-        ids.extend(report.event_ids);
+        for event in report.events {
+            if kind == CsvKind::Hr {
+                hired.extend(event.subject);
+            }
+            ids.push(event.id);
+        }
     }
     let published = ids.len();
     progress(
@@ -131,7 +139,6 @@ pub async fn run(opts: DemoOptions, out: Output) -> anyhow::Result<Summary> {
     for service in services {
         service.await.context("service task")?.context("service")?;
     }
-    let hired = hired_employee_ids(&opts.examples.join("hires.csv"))?;
     let summary = summarise(&emulator.state().snapshot(), &hired, published, counts);
     let _ = std::fs::remove_file(&ca_file);
     emulator.shutdown().await;
@@ -306,7 +313,7 @@ impl OutcomeCounter {
     /// Waits until each of `ids` has an outcome or `timeout` passed; returns counts by type.
     /// A repeated outcome (a redelivered event) counts once.
     async fn wait_for(mut self, ids: Vec<String>, timeout: Duration) -> BTreeMap<String, usize> {
-        let mut waiting: std::collections::HashSet<String> = ids.into_iter().collect();
+        let mut waiting: HashSet<String> = ids.into_iter().collect();
         let mut counts = BTreeMap::new();
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
@@ -324,24 +331,9 @@ impl OutcomeCounter {
     }
 }
 
-/// The employee ids of the HR file's hires: the summary shows those users, not every user of
-/// the tenant that has an employee id.
-fn hired_employee_ids(
-    hr_file: &std::path::Path,
-) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    let bytes = std::fs::read(hr_file).with_context(|| format!("reading {}", hr_file.display()))?;
-    let parsed =
-        crate::intake::hr::parse(&bytes).with_context(|| format!("{}", hr_file.display()))?;
-    Ok(parsed
-        .rows
-        .iter()
-        .map(|row| row.employee_id.to_string())
-        .collect())
-}
-
 fn summarise(
     tenant: &Fixture,
-    hired: &std::collections::BTreeSet<String>,
+    hired: &BTreeSet<String>,
     published: usize,
     outcomes: BTreeMap<String, usize>,
 ) -> Summary {

@@ -41,9 +41,17 @@ pub struct Report {
     pub published: usize,
     pub rejected: Vec<RowError>,
     pub ignored_columns: Vec<String>,
-    /// The ids of the events published, in order (not printed: a file can hold thousands).
+    /// The events published, in order (not printed: a file can hold thousands).
     #[serde(skip)]
-    pub event_ids: Vec<String>,
+    pub events: Vec<PublishedEvent>,
+}
+
+/// One event a bulk publish sent: what its outcome answers to, and whom it is about.
+#[derive(Debug, Clone)]
+pub struct PublishedEvent {
+    pub id: String,
+    /// The CloudEvents subject: the employee id of a hire, the serial of a device.
+    pub subject: Option<String>,
 }
 
 /// One single event from flags, confirmed.
@@ -94,7 +102,14 @@ pub async fn publish_csv(
         published,
         rejected: batch.rejected,
         ignored_columns: batch.unknown_columns,
-        event_ids: batch.events.iter().map(|(_, e)| e.id.clone()).collect(),
+        events: batch
+            .events
+            .iter()
+            .map(|(_, e)| PublishedEvent {
+                id: e.id.clone(),
+                subject: e.subject.clone(),
+            })
+            .collect(),
     })
 }
 

@@ -85,22 +85,39 @@ pub struct Progress {
     pub locks: SerialLocks,
     pub sync: SyncCoalescer,
     pub imports: ImportLedger,
-    /// Per serial: when this process first saw the import complete (the `sync_after` clock),
-    /// and what it did on earlier deliveries that the outcome should still report.
-    seen: Mutex<HashMap<String, Seen>>,
-    /// Per serial: when this process first handled it. A purchase whose last delivery failed
-    /// transiently and was then dead-lettered by the runtime (`amqp.max_age`) never reaches
-    /// `forget`; its state is dropped once it is older than any delivery can be.
-    first_use: Mutex<HashMap<String, Instant>>,
+    /// Per serial (keyed by [`SerialLocks::key`]), what earlier deliveries left behind.
+    serials: Mutex<Memory>,
+    /// No delivery is handled once older than `amqp.max_age`: state older than that belongs
+    /// to a purchase the runtime dead-lettered after a transient failure, which never reached
+    /// `forget`.
     forget_after: Duration,
+}
+
+#[derive(Debug)]
+struct Memory {
+    by_serial: HashMap<String, SerialState>,
+    last_sweep: Instant,
+}
+
+#[derive(Debug)]
+struct SerialState {
+    /// When this process first handled the serial.
+    first_use: Instant,
+    /// Set once the import is complete.
+    seen: Option<Seen>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Seen {
+    /// When this process first saw the import complete: the `sync_after` clock.
     registered_at: Instant,
+    /// What earlier deliveries did that the outcome should still report.
     group_tag_updated: bool,
     sync: Option<SyncRequest>,
 }
+
+/// How often, at most, `begin` looks for state to drop: it runs on every delivery.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl Progress {
     /// `message_max_age` is `amqp.max_age`: no delivery of a purchase is handled after that.
@@ -109,72 +126,74 @@ impl Progress {
             locks: SerialLocks::default(),
             sync: SyncCoalescer::new(cfg.sync_interval),
             imports: ImportLedger::default(),
-            seen: Mutex::new(HashMap::new()),
-            first_use: Mutex::new(HashMap::new()),
+            serials: Mutex::new(Memory {
+                by_serial: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
             forget_after: message_max_age,
         }
     }
 
-    /// Notes that `serial` is being handled, and drops the state of serials first handled
-    /// longer ago than a delivery can live (their purchases were dead-lettered meanwhile).
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.serials.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes that `serial` is being handled and, now and then, drops the state of serials first
+    /// handled longer ago than a delivery can live — this serial's own old state included, so
+    /// a new purchase of an old serial starts afresh.
     fn begin(&self, serial: &SerialNumber) {
-        let stale: Vec<String> = {
-            let mut first_use = self.first_use.lock().unwrap_or_else(|p| p.into_inner());
-            let stale: Vec<String> = first_use
-                .iter()
-                .filter(|(_, at)| at.elapsed() > self.forget_after)
-                .map(|(key, _)| key.clone())
-                .collect();
-            for key in &stale {
-                first_use.remove(key);
+        let mut stale = Vec::new();
+        {
+            let mut memory = self.memory();
+            if memory.last_sweep.elapsed() >= self.forget_after.min(SWEEP_EVERY) {
+                memory.last_sweep = Instant::now();
+                memory.by_serial.retain(|key, state| {
+                    let keep = state.first_use.elapsed() <= self.forget_after;
+                    if !keep {
+                        stale.push(key.clone());
+                    }
+                    keep
+                });
             }
-            first_use
+            memory
+                .by_serial
                 .entry(SerialLocks::key(serial))
-                .or_insert_with(Instant::now);
-            stale
-        };
+                .or_insert_with(|| SerialState {
+                    first_use: Instant::now(),
+                    seen: None,
+                });
+        }
         for key in stale {
-            // This serial's own stale state too: a new purchase of an old serial starts afresh.
-            self.forget_key(&key);
+            self.imports.forget_key(&key);
         }
     }
 
     fn with_seen<T>(&self, serial: &SerialNumber, f: impl FnOnce(&mut Seen) -> T) -> T {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = seen.entry(SerialLocks::key(serial)).or_insert(Seen {
-            registered_at: Instant::now(),
+        let mut memory = self.memory();
+        let now = Instant::now();
+        let state = memory
+            .by_serial
+            .entry(SerialLocks::key(serial))
+            .or_insert_with(|| SerialState {
+                first_use: now,
+                seen: None,
+            });
+        f(state.seen.get_or_insert(Seen {
+            registered_at: now,
             group_tag_updated: false,
             sync: None,
-        });
-        f(entry)
+        }))
     }
 
     fn forget(&self, serial: &SerialNumber) {
         let key = SerialLocks::key(serial);
-        self.first_use
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        self.forget_key(&key);
-    }
-
-    fn forget_key(&self, key: &str) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        self.imports.forget_key(key);
+        self.memory().by_serial.remove(&key);
+        self.imports.forget_key(&key);
     }
 
     /// How many serials this process keeps state for; for tests.
     pub fn tracked(&self) -> usize {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).len();
-        seen.max(self.imports.tracked()).max(
-            self.first_use
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .len(),
-        )
+        self.memory().by_serial.len().max(self.imports.tracked())
     }
 }
 

@@ -22,7 +22,7 @@ use crate::config::{AmqpSettings, Service};
 use crate::error::Classify;
 use crate::events::Envelope;
 use crate::health::ReadinessFlag;
-use crate::telemetry::Metrics;
+use crate::telemetry::{BrokerLink, Metrics};
 
 /// What a service does with one event. Called once per delivery, possibly concurrently
 /// (`amqp.concurrency`) and possibly more than once for the same event (redeliveries), so it
@@ -131,11 +131,11 @@ pub async fn run_consumer<H: Handler>(
         ready.set(false);
         match end {
             SessionEnd::Shutdown => {
-                metrics.broker_closed();
+                metrics.broker_connection(BrokerLink::Closed);
                 return Ok(());
             }
             SessionEnd::Broken(why) => {
-                metrics.broker_connection(false);
+                metrics.broker_connection(BrokerLink::Lost);
                 tracing::warn!(why, "Consumer session ended; rebuilding the connection.");
                 if !backoff.wait(&shutdown).await {
                     return Ok(());

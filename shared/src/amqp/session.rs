@@ -27,7 +27,7 @@ use super::settle::{Ctx, settle};
 use super::topology::{Topology, declare_topology};
 use crate::config::AmqpSettings;
 use crate::health::ReadinessFlag;
-use crate::telemetry::Metrics;
+use crate::telemetry::{BrokerLink, Metrics};
 
 /// A connection with its declared topology, a confirm-mode channel for publishing, and a
 /// channel consuming the work queue.
@@ -108,7 +108,7 @@ pub(super) async fn run_session<H: Handler>(
     shutdown: &CancellationToken,
 ) -> SessionEnd {
     ready.set(true);
-    metrics.broker_connection(true);
+    metrics.broker_connection(BrokerLink::Up);
     let mut watchers = JoinSet::new();
     watchers.spawn(follow_connection(
         &session.connection,
@@ -215,12 +215,12 @@ fn follow_connection(
             match event {
                 lapin::Event::Connected => {
                     ready.set(true);
-                    metrics.broker_connection(true);
+                    metrics.broker_connection(BrokerLink::Up);
                 }
                 lapin::Event::Error(e) => {
                     tracing::warn!(error = %e, "Broker connection error.");
                     ready.set(false);
-                    metrics.broker_connection(false);
+                    metrics.broker_connection(BrokerLink::Lost);
                 }
                 _ => {}
             }

@@ -19,6 +19,16 @@ use crate::graph::GraphObserver;
 type Labels = Vec<(&'static str, String)>;
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
+/// The state of the broker connection, as `onboarding_broker_connected` and the log say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerLink {
+    Up,
+    /// Dropped under us: the consumer reconnects.
+    Lost,
+    /// Closed by us on shutdown: nothing was lost.
+    Closed,
+}
+
 /// Every series of one service; cheap to clone (one shared registry).
 #[derive(Clone)]
 pub struct Metrics {
@@ -195,26 +205,17 @@ impl Metrics {
         self.inner.dead_letters.get_or_create(&labels).inc();
     }
 
-    /// The broker connection went up or down.
-    pub fn broker_connection(&self, connected: bool) {
-        if connected {
-            tracing::info!("Connected to the broker.");
-        } else {
-            tracing::warn!("Broker connection lost; reconnecting.");
+    /// The broker connection came up, was lost, or was closed by us.
+    pub fn broker_connection(&self, link: BrokerLink) {
+        match link {
+            BrokerLink::Up => tracing::info!("Connected to the broker."),
+            BrokerLink::Lost => tracing::warn!("Broker connection lost; reconnecting."),
+            BrokerLink::Closed => tracing::info!("Disconnected from the broker (shutting down)."),
         }
         self.inner
             .broker_connected
             .get_or_create(&self.labels(&[]))
-            .set(i64::from(connected));
-    }
-
-    /// We closed the connection on purpose (shutdown): disconnected, but nothing was lost.
-    pub fn broker_closed(&self) {
-        tracing::info!("Disconnected from the broker (shutting down).");
-        self.inner
-            .broker_connected
-            .get_or_create(&self.labels(&[]))
-            .set(0);
+            .set(i64::from(link == BrokerLink::Up));
     }
 
     /// A sampled queue depth.

@@ -10,7 +10,7 @@ mod json;
 mod metrics;
 mod redact;
 
-pub use metrics::Metrics;
+pub use metrics::{BrokerLink, Metrics};
 
 use std::io::IsTerminal as _;
 

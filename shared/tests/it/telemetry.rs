@@ -7,7 +7,7 @@ use std::time::Duration;
 use shared::config::{LogFormat, TelemetrySettings};
 use shared::graph::GraphObserver as _;
 use shared::health::{Readiness, ReadinessFlag};
-use shared::telemetry::{Metrics, TelemetryGuard};
+use shared::telemetry::{BrokerLink, Metrics, TelemetryGuard};
 use tokio_util::sync::CancellationToken;
 
 /// Writes log lines into a shared buffer the test reads.
@@ -124,7 +124,7 @@ fn metrics_render_the_names_the_dashboard_uses() {
     metrics.request_finished("GET", "/v1.0/users/{id}", None, Duration::from_millis(3));
     metrics.would_write("PUT", "/beta/policies/deviceRegistrationPolicy");
     metrics.queue_depth("onboarding.new-hire.dead", 3);
-    metrics.broker_connection(true);
+    metrics.broker_connection(BrokerLink::Up);
 
     let text = metrics.render();
 
@@ -153,7 +153,7 @@ async fn health_listener_reports_liveness_readiness_by_check_and_metrics() {
         .flag("broker", broker.clone())
         .check("graph_token", || async { true });
     let metrics = Metrics::new("new-hire");
-    metrics.broker_connection(false);
+    metrics.broker_connection(BrokerLink::Lost);
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (addr, task) =
