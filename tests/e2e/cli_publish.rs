@@ -351,3 +351,58 @@ async fn cli_publish_a_file_the_broker_refuses_says_how_far_it_got_and_that_a_re
     );
     env.finish().await;
 }
+
+#[tokio::test]
+async fn cli_publish_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one() {
+    let env = TestEnv::spawn("cli_publish_progress").await;
+    // Publishes are mandatory: something must be bound to take them.
+    let tap = tap_everything(&env).await;
+    let path = std::env::temp_dir().join(format!("{}.csv", env.prefix));
+    utf16_hash_csv(20, &path);
+    let file = path.to_str().unwrap();
+
+    // Off a terminal (stderr is a pipe): a plain line every tenth of the way.
+    let (code, _, piped) = env
+        .onboardctl(demo::ONBOARDCTL, &[], &["publish", "--from-csv", file])
+        .await;
+    // On a terminal: script(1) runs it on a pseudo-terminal and copies what it drew.
+    let command = format!(
+        "{} publish --from-csv {file}",
+        e2e::binary("onboardctl").display()
+    );
+    let on_terminal = tokio::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .envs(env.service_env(demo::ONBOARDCTL, &[]))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("script(1) runs");
+    let drawn = String::from_utf8_lossy(&on_terminal.stdout);
+
+    assert_eq!(code, 0, "{piped}");
+    let lines: Vec<&str> = piped
+        .lines()
+        .filter(|l| l.starts_with("published "))
+        .collect();
+    let every_tenth: Vec<String> = (1..=10)
+        .map(|i| format!("published {}/20", 2 * i))
+        .collect();
+    assert_eq!(lines, every_tenth, "{piped}");
+    assert!(on_terminal.status.success(), "{drawn}");
+    assert!(drawn.contains("/20 events"), "a bar was drawn: {drawn:?}");
+    assert!(
+        !drawn.contains("published 2/20"),
+        "no plain lines: {drawn:?}"
+    );
+    assert!(
+        drawn.contains("0 rows rejected"),
+        "the summary follows: {drawn:?}"
+    );
+    tap.take(40, "both runs' events", Duration::from_secs(20))
+        .await;
+    let _ = std::fs::remove_file(path);
+    env.finish().await;
+}
