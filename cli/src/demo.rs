@@ -210,7 +210,7 @@ impl DemoEnv<'_> {
     }
 }
 
-type ServiceTask = JoinHandle<Result<(), shared::service::ServiceError>>;
+type ServiceTask = JoinHandle<Result<(), runner::ServiceError>>;
 
 /// Starts one service in-process and waits until its topology is declared.
 async fn spawn(

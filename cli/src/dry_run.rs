@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use graph::{GraphClient, GraphObserver};
 use serde::Serialize;
 use shared::config::{Service, Settings};
 use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
     EmployeeHired, parse_event,
 };
-use shared::graph::{GraphClient, GraphObserver};
 
 /// The Graph writes one replayed message would make, and how its handler would end.
 #[derive(Debug, Clone, Serialize)]

@@ -383,7 +383,7 @@ async fn run_trace(command: TraceCommand, out: Output) -> anyhow::Result<ExitCod
     match command {
         TraceCommand::Collect { listen, store } => {
             // SIGTERM (`scripts/stack down`, a container runtime) or Ctrl-C.
-            let stop = shared::service::shutdown_on_signal();
+            let stop = runner::shutdown_on_signal();
             trace::collect(listen, &store, stop.cancelled_owned()).await?;
             Ok(ExitCode::SUCCESS)
         }

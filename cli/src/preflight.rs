@@ -17,11 +17,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use graph::model::{Assignment, GroupId};
+use graph::permissions::{self, Needed};
+use graph::{GraphClient, JoinScope, NoopObserver};
 use serde::Serialize;
 use shared::config::{JoinMode, Settings};
-use shared::graph::model::{Assignment, GroupId};
-use shared::graph::permissions::{self, Needed};
-use shared::graph::{GraphClient, JoinScope, NoopObserver};
 
 use crate::readiness::{self, State, Step};
 

@@ -4,8 +4,8 @@
 //!
 //! Not for: reading Graph (each verb reads what it needs) or exit codes (`main.rs`).
 
+use graph::GraphError;
 use serde::Serialize;
-use shared::graph::GraphError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

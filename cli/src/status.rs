@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use graph::model::{AutopilotDevice, GroupId, MemberRef, UserId};
+use graph::{GraphClient, JoinScope, NoopObserver};
 use serde::Serialize;
 use shared::config::{JoinMode, Settings};
-use shared::graph::model::{AutopilotDevice, GroupId, MemberRef, UserId};
-use shared::graph::{GraphClient, JoinScope, NoopObserver};
 use shared::ids::{SerialNumber, Upn};
 use time::Date;
 

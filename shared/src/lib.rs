@@ -7,18 +7,15 @@
 //! - [`amqp`]: topology, the consumer runtime (`run_consumer`), confirmed publishing, retries.
 //! - [`telemetry`]: JSON logs with trace ids, OTLP export, traceparent in AMQP headers, `Metrics`.
 //! - [`health`]: the `/healthz`, `/readyz` and `/metrics` listener.
-//! - [`graph`]: the Graph client (`GraphClient`, one per process: token, retries, shadow mode,
-//!   policy rails) and the `GraphApi` trait handlers are written against.
-//! - [`service`]: what every service does around its handler (metrics, Graph client, health,
-//!   consumer, shutdown on SIGTERM) — a service's `run` is its handler plus [`service::serve`].
+//!
+//! Not here: the Graph client (crate `graph`) and the wiring every service binary shares
+//! around its handler (crate `runner`).
 #![forbid(unsafe_code)]
 
 pub mod amqp;
 pub mod config;
 pub mod error;
 pub mod events;
-pub mod graph;
 pub mod health;
 pub mod ids;
-pub mod service;
 pub mod telemetry;

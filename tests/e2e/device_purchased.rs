@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use e2e::{TestEnv, wait};
+use graph::model::{ImportId, NewImport};
 use graph_emulator::{Timings, demo};
+use runner::Parts;
 use shared::amqp::headers;
 use shared::config::Service;
 use shared::events::{DEVICE_PURCHASED, Envelope};
-use shared::graph::model::{ImportId, NewImport};
-use shared::service::Parts;
 
 const OUTCOME: Duration = Duration::from_secs(30);
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use e2e::TestEnv;
+use graph::{GraphClient, NoopObserver};
 use graph_emulator::{EmulatorConfig, demo};
-use shared::graph::{GraphClient, NoopObserver};
 use shared::ids::{EmployeeId, SerialNumber, Upn};
 
 fn client(env: &TestEnv, app: demo::DemoApp, overrides: &[(&str, &str)]) -> GraphClient {

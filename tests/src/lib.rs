@@ -19,6 +19,7 @@ use std::time::Duration;
 use graph_emulator::demo::{self, DemoApp};
 use graph_emulator::{EmulatorConfig, RunningEmulator};
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use runner::ServiceError;
 use serde::Serialize;
 use shared::amqp::topology::{self, Topology};
 use shared::amqp::{ConsumerSpec, Publisher};
@@ -27,7 +28,6 @@ use shared::events::{
     DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
     EmployeeHired, Envelope,
 };
-use shared::service::ServiceError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_identity::{AzureCliCredential, AzureCliCredentialOptions};
+use graph::{GraphClient, MdmScope, NoopObserver};
 use shared::config::Settings;
-use shared::graph::{GraphClient, MdmScope, NoopObserver};
 
 /// Delegated permissions that read the MDM policy (reference §10), least privileged first.
 const POLICY_READ: [&str; 2] = ["Policy.Read.All", "Policy.ReadWrite.MobilityManagement"];
@@ -45,7 +45,7 @@ pub struct SignedIn {
 
 impl SignedIn {
     fn from_token(token: &str) -> SignedIn {
-        let Ok(claims) = shared::graph::claims_from_jwt(token) else {
+        let Ok(claims) = graph::claims_from_jwt(token) else {
             return SignedIn::default();
         };
         let text = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::to_owned);
@@ -107,7 +107,7 @@ async fn azure_cli_token(settings: &Settings) -> Result<AccessToken, Unread> {
     };
     let credential = AzureCliCredential::new(Some(options))
         .map_err(|e| Unread::NoToken(format!("graph.tenant_id: {e}")))?;
-    let scope = shared::graph::graph_scope(&settings.graph.base_url);
+    let scope = graph::graph_scope(&settings.graph.base_url);
     match tokio::time::timeout(AZ_PATIENCE, credential.get_token(&[&scope], None)).await {
         Ok(Ok(token)) => Ok(token),
         Ok(Err(e)) => Err(classify(&e.to_string())),

@@ -8,8 +8,8 @@
 //! Not for: any other read. Every other step keeps the configured app's credential, whose
 //! permissions are what preflight judges.
 
+use graph::{GroupId, MdmScope};
 use shared::config::{JoinMode, NewHireSettings, Settings};
-use shared::graph::{GroupId, MdmScope};
 
 use super::delegated::{self, SignedIn, Unread};
 use crate::readiness::Step;

@@ -4,10 +4,10 @@
 //!
 //! Not for: building the identifier (`CorporateIdentifier::manufacturer_model_serial`).
 
+use graph::api::GraphApi;
+use graph::model::{AutopilotDevice, CorporateIdentifier};
 use serde::Serialize;
 use shared::events::DevicePurchased;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{AutopilotDevice, CorporateIdentifier};
 use shared::ids::InvalidField;
 use tracing::Span;
 use tracing::field::{Empty, debug};

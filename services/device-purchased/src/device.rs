@@ -5,13 +5,13 @@
 //!
 //! Not for: waiting. A device whose Entra object is not there yet is an error the runtime parks.
 
+use graph::api::GraphApi;
+use graph::model::{
+    AutopilotDevice, DeviceObjectId, DeviceProperties, EntraDevice, GroupId, MemberRef, Membership,
+};
 use serde::Serialize;
 use shared::config::DevicePurchasedSettings;
 use shared::events::DevicePurchased;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{
-    AutopilotDevice, DeviceObjectId, DeviceProperties, EntraDevice, GroupId, MemberRef, Membership,
-};
 use tracing::Span;
 use tracing::field::{Empty, debug};
 

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
+use graph::GraphError;
+use graph::model::{GroupId, ImportOutcome};
 use shared::error::{Classify, ErrorClass};
-use shared::graph::GraphError;
-use shared::graph::model::{GroupId, ImportOutcome};
 use shared::ids::{InvalidField, SerialNumber};
 
 /// Re-check an import after this long: §5 says imports take about a minute and tools poll

@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use graph::api::GraphApi;
+use graph::model::{AutopilotDevice, AutopilotDeviceId, DeviceObjectId, EntraDeviceId};
 use serde::Serialize;
 use shared::config::DevicePurchasedSettings;
 use shared::error::Classify;
 use shared::events::DevicePurchased;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{AutopilotDevice, AutopilotDeviceId, DeviceObjectId, EntraDeviceId};
 use shared::ids::{HardwareHash, SerialNumber};
 use time::OffsetDateTime;
 use tracing::Span;

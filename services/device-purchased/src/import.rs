@@ -9,10 +9,10 @@
 //!
 //! Not for: what happens once the device is registered (`handler.rs`).
 
+use graph::api::GraphApi;
+use graph::model::{AutopilotDevice, ImportId, ImportOutcome, ImportedDevice, NewImport};
 use serde::Serialize;
 use shared::events::DevicePurchased;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{AutopilotDevice, ImportId, ImportOutcome, ImportedDevice, NewImport};
 use shared::ids::{HardwareHash, SerialNumber};
 use time::OffsetDateTime;
 use tracing::Span;

@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use shared::graph::GraphError;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{ImportId, ImportedDevice, ImportedDeviceId, Removal};
+use graph::GraphError;
+use graph::api::GraphApi;
+use graph::model::{ImportId, ImportedDevice, ImportedDeviceId, Removal};
 use shared::ids::SerialNumber;
 
 use crate::serial_lock::SerialLocks;

@@ -26,11 +26,11 @@ pub mod sync;
 
 use std::sync::Arc;
 
+use graph::GraphClient;
+use runner::{Parts, ServiceError};
 use shared::amqp::{DeliveryInfo, Handler, Outcome};
 use shared::config::{DevicePurchasedSettings, Service, Settings};
 use shared::events::{DEVICE_REGISTERED, DevicePurchased, Envelope};
-use shared::graph::GraphClient;
-use shared::service::{self, Parts, ServiceError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -86,7 +86,7 @@ pub async fn run(
         progress: Progress::new(&cfg, settings.amqp.max_age),
         cfg,
     });
-    service::serve(
+    runner::serve(
         &settings,
         Service::DevicePurchased,
         parts,

@@ -19,7 +19,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match shared::service::run_binary(
+    match runner::run_binary(
         Service::DevicePurchased,
         args.config.as_deref(),
         device_purchased::run,
@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("device-purchased: {}", shared::service::error_chain(&err));
+            eprintln!("device-purchased: {}", runner::error_chain(&err));
             ExitCode::FAILURE
         }
     }

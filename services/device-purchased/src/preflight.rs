@@ -3,9 +3,9 @@
 //!
 //! Not for: per-purchase checks (`device.rs` checks the group again before adding a device).
 
+use graph::api::GraphApi;
+use graph::model::GroupId;
 use shared::config::DevicePurchasedSettings;
-use shared::graph::api::GraphApi;
-use shared::graph::model::GroupId;
 
 use crate::device;
 

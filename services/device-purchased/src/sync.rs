@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use graph::GraphError;
+use graph::api::GraphApi;
+use graph::model::{SyncOutcome, SyncStatus};
 use serde::Serialize;
-use shared::graph::GraphError;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{SyncOutcome, SyncStatus};
 use time::OffsetDateTime;
 
 /// What asking for a sync came to.

@@ -7,13 +7,13 @@
 //! [`DeviceShippedError::class`] says), nor keeping duplicate deliveries apart in time
 //! (`serial_locks.rs`).
 
+use graph::GraphError;
+use graph::api::GraphApi;
+use graph::model::{AutopilotDevice, AutopilotDeviceId, User, UserId};
 use serde::Serialize;
 use shared::config::DeviceShippedSettings;
 use shared::error::{Classify, ErrorClass};
 use shared::events::DeviceShipped;
-use shared::graph::GraphError;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{AutopilotDevice, AutopilotDeviceId, User, UserId};
 use shared::ids::{OrderId, SerialNumber, Upn};
 use tracing::Span;
 use tracing::field::{Empty, debug};

@@ -13,11 +13,11 @@ pub mod serial_locks;
 
 use std::sync::Arc;
 
+use graph::GraphClient;
+use runner::{Parts, ServiceError};
 use shared::amqp::{DeliveryInfo, Handler, Outcome};
 use shared::config::{DeviceShippedSettings, Service, Settings};
 use shared::events::{DEVICE_ASSIGNED, DeviceShipped, Envelope};
-use shared::graph::GraphClient;
-use shared::service::{self, Parts, ServiceError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -73,7 +73,7 @@ pub async fn run(
         cfg: settings.device_shipped.clone(),
         locks: SerialLocks::new(LOCK_STRIPES),
     });
-    service::serve(
+    runner::serve(
         &settings,
         Service::DeviceShipped,
         parts,

@@ -3,8 +3,8 @@
 //!
 //! Not for: per-shipment checks (`handler.rs`).
 
-use shared::graph::GraphClient;
-use shared::graph::permissions::{self, DEVICE_SHIPPED};
+use graph::GraphClient;
+use graph::permissions::{self, DEVICE_SHIPPED};
 
 /// Refuses to start when our token lacks a permission the handler needs. Shadow mode needs the
 /// write permission too, so turning it off changes nothing else.

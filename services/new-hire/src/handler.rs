@@ -8,15 +8,15 @@
 
 use std::collections::BTreeSet;
 
+use graph::GraphError;
+use graph::api::GraphApi;
+use graph::model::{GroupId, Membership, User, UserId};
+use graph::policy::JoinScope;
+use graph::policy_writer::JoinOutcome;
 use serde::Serialize;
 use shared::config::{JoinMode, NewHireSettings};
 use shared::error::{Classify, ErrorClass};
 use shared::events::EmployeeHired;
-use shared::graph::GraphError;
-use shared::graph::api::GraphApi;
-use shared::graph::model::{GroupId, Membership, User, UserId};
-use shared::graph::policy::JoinScope;
-use shared::graph::policy_writer::JoinOutcome;
 use shared::ids::{EmployeeId, Upn};
 use tracing::Span;
 use tracing::field::{Empty, debug};

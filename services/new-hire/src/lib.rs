@@ -11,11 +11,11 @@ pub mod preflight;
 
 use std::sync::Arc;
 
+use graph::GraphClient;
+use runner::{Parts, ServiceError};
 use shared::amqp::{DeliveryInfo, Handler, Outcome};
 use shared::config::{NewHireSettings, Service, Settings};
 use shared::events::{EmployeeHired, Envelope, USER_READY};
-use shared::graph::GraphClient;
-use shared::service::{self, Parts, ServiceError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -61,5 +61,5 @@ pub async fn run(
         graph: parts.graph.clone(),
         cfg: settings.new_hire.clone(),
     });
-    service::serve(&settings, Service::NewHire, parts, handler, http, shutdown).await
+    runner::serve(&settings, Service::NewHire, parts, handler, http, shutdown).await
 }

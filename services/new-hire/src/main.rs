@@ -19,11 +19,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match shared::service::run_binary(Service::NewHire, args.config.as_deref(), new_hire::run).await
-    {
+    match runner::run_binary(Service::NewHire, args.config.as_deref(), new_hire::run).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("new-hire: {}", shared::service::error_chain(&err));
+            eprintln!("new-hire: {}", runner::error_chain(&err));
             ExitCode::FAILURE
         }
     }

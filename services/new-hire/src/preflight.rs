@@ -3,10 +3,10 @@
 //!
 //! Not for: per-hire checks (`handler.rs` reads the policy where the join mode needs it).
 
+use graph::api::GraphApi;
+use graph::model::GroupId;
+use graph::policy::JoinScope;
 use shared::config::{JoinMode, NewHireSettings};
-use shared::graph::api::GraphApi;
-use shared::graph::model::GroupId;
-use shared::graph::policy::JoinScope;
 
 /// What the start-up check found; logged by `run`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,12 @@
 //!
 //! Not for: deciding outcomes (`amqp`) or serving metrics over HTTP (`health`).
 
+mod graph_observer;
 mod json;
 mod metrics;
 mod redact;
 
+pub use graph_observer::{GraphObserver, NoopObserver};
 pub use metrics::{BrokerLink, Metrics};
 
 use std::io::IsTerminal as _;

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::config::{LogFormat, TelemetrySettings};
-use shared::graph::GraphObserver as _;
 use shared::health::{Readiness, ReadinessFlag};
+use shared::telemetry::GraphObserver as _;
 use shared::telemetry::{BrokerLink, Metrics, TelemetryGuard};
 use tokio_util::sync::CancellationToken;
 

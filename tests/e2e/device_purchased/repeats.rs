@@ -240,11 +240,8 @@ async fn handle_once(
     serial: &str,
 ) -> Result<(), device_purchased::error::DevicePurchasedError> {
     let settings = env.purchased_settings(&[]);
-    let graph = shared::graph::GraphClient::new(
-        &settings.graph,
-        std::sync::Arc::new(shared::graph::NoopObserver),
-    )
-    .expect("client builds");
+    let graph = graph::GraphClient::new(&settings.graph, std::sync::Arc::new(graph::NoopObserver))
+        .expect("client builds");
     let purchase = TestEnv::purchase(serial, "PO-STATE");
     device_purchased::handler::handle(
         &graph,

@@ -6,7 +6,7 @@
 
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::ids::Upn;
+use shared::ids::Upn;
 
 /// Characters that must not appear raw in one path segment. `#` is the one guest UPNs
 /// (`#EXT#`) carry; `/`, `?` and `%` would change the URL's meaning.

@@ -7,39 +7,39 @@
 //! - [`error`]: `GraphError` and its classification.
 //! - [`model`]: id newtypes and the objects Graph returns.
 //! - [`policy`] / [`policy_writer`]: the device registration policy, its rails, its one writer.
-//! - [`budget`]: the process-wide Retry-After gate per throttling family.
-//! - [`escape`], [`pages`], [`retry`]: URL escaping, `@odata.nextLink` paging, in-call retries.
+//! - `budget`: the process-wide Retry-After gate per throttling family.
+//! - `escape`, `pages`, `retry`: URL escaping, `@odata.nextLink` paging, in-call retries.
 //! - `batch`: `$batch` for bulk reads (≤ 20 items, throttled items re-sent).
 //! - [`permissions`]: the application permissions each feature needs, for the CLI's preflight.
-//! - [`observer`]: the seam to telemetry.
+//! - observer: the client reports each request to `shared::telemetry::GraphObserver`.
+#![forbid(unsafe_code)]
 
 pub mod api;
 mod batch;
-pub mod budget;
+mod budget;
 mod call;
 pub mod client;
 mod credential;
 pub mod error;
-pub mod escape;
+mod escape;
 pub mod model;
-pub mod observer;
 mod ops_autopilot;
 mod ops_corporate;
 mod ops_directory;
 mod ops_readiness;
 mod ops_status;
-pub mod pages;
+mod pages;
 pub mod permissions;
 pub mod policy;
 pub mod policy_writer;
-pub mod retry;
+mod retry;
 
 pub use api::GraphApi;
 pub use client::GraphClient;
 pub use credential::{claims_from_jwt, graph_scope, roles_from_jwt};
 pub use error::GraphError;
 pub use model::*;
-pub use observer::{GraphObserver, NoopObserver};
 pub use ops_autopilot::{ImportStatusRead, SerialQuery, serial_query};
 pub use policy::{JoinScope, RailViolation, RegistrationPolicy, check_rails};
 pub use policy_writer::{JoinOutcome, PolicyStore, PolicyWriter, Written};
+pub use shared::telemetry::{GraphObserver, NoopObserver};

@@ -108,7 +108,7 @@ pub(crate) const USER_SELECT: &str = "id,userPrincipalName,employeeId,displayNam
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
-    /// As Graph stores it (not re-validated as a [`crate::ids::Upn`]: directory data can be dirty).
+    /// As Graph stores it (not re-validated as a [`shared::ids::Upn`]: directory data can be dirty).
     pub user_principal_name: String,
     #[serde(default)]
     pub employee_id: Option<String>,

@@ -15,7 +15,7 @@ use super::model::{
     ImportStatus, ImportedDevice, ImportedDeviceId, NewImport, Removal, SyncOutcome,
 };
 use super::ops_directory::found;
-use crate::ids::{SerialNumber, Upn};
+use shared::ids::{SerialNumber, Upn};
 
 const READ_AUTOPILOT: Operation = Operation {
     name: "read Autopilot devices",

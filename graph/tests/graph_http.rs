@@ -9,12 +9,12 @@ mod server;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use server::{Answer, GOOD_SECRET, ROLES, Recorded, TestServer};
-use shared::error::{Classify, ErrorClass};
-use shared::graph::{
+use graph::{
     GraphApi, GraphClient, GraphError, GraphObserver, GroupId, ImportId, ImportOutcome, MemberRef,
     Membership, NewImport, Removal, SyncOutcome, UserId,
 };
+use server::{Answer, GOOD_SECRET, ROLES, Recorded, TestServer};
+use shared::error::{Classify, ErrorClass};
 use shared::ids::{EmployeeId, Upn};
 use tracing_subscriber::layer::SubscriberExt;
 

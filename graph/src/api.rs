@@ -20,7 +20,7 @@ use super::model::{
 use super::ops_autopilot::ImportStatusRead;
 use super::policy::RegistrationPolicy;
 use super::policy_writer::JoinOutcome;
-use crate::ids::{EmployeeId, SerialNumber, Upn};
+use shared::ids::{EmployeeId, SerialNumber, Upn};
 
 type Answer<T> = Result<T, GraphError>;
 

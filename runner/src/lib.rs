@@ -4,18 +4,19 @@
 //! [`serve`]; its `main.rs` only loads settings, installs telemetry and waits for a signal.
 //!
 //! Not for: anything one service does differently (its handler, its start-up checks).
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::amqp::{AmqpError, ConsumerSpec, Handler, run_consumer};
-use crate::config::{Service, Settings};
-use crate::error::{Classify, ErrorClass};
-use crate::graph::{GraphClient, GraphError};
-use crate::health::{self, Readiness, ReadinessFlag};
-use crate::telemetry::Metrics;
+use graph::{GraphClient, GraphError};
+use shared::amqp::{AmqpError, ConsumerSpec, Handler, run_consumer};
+use shared::config::{Service, Settings};
+use shared::error::{Classify, ErrorClass};
+use shared::health::{self, Readiness, ReadinessFlag};
+use shared::telemetry::Metrics;
 
 /// Why a service could not start or stopped with an error. `main` prints it and exits non-zero.
 #[derive(Debug, thiserror::Error)]
@@ -127,9 +128,9 @@ pub fn shutdown_on_signal() -> CancellationToken {
 #[derive(Debug, thiserror::Error)]
 pub enum MainError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] shared::config::ConfigError),
     #[error("telemetry: {0}")]
-    Telemetry(#[from] crate::telemetry::TelemetryError),
+    Telemetry(#[from] shared::telemetry::TelemetryError),
     #[error("http.listen: cannot bind {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -152,9 +153,9 @@ where
     F: FnOnce(Settings, TcpListener, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), ServiceError>>,
 {
-    let settings = crate::config::load(config, std::env::vars().collect())?;
+    let settings = shared::config::load(config, std::env::vars().collect())?;
     settings.validate(service)?;
-    let _telemetry = crate::telemetry::init(service.name(), &settings.telemetry, std::io::stdout)?;
+    let _telemetry = shared::telemetry::init(service.name(), &settings.telemetry, std::io::stdout)?;
     let addr = settings.http.listen;
     let http = TcpListener::bind(addr)
         .await

@@ -20,11 +20,11 @@ use super::budget::{Family, RetryAfterGate};
 use super::call::{Call, Reply, Sent};
 use super::credential;
 use super::error::{self, GraphError};
-use super::observer::GraphObserver;
 use super::pages::{self, Page};
 use super::policy_writer::PolicyWriter;
 use super::retry::{self, InCallRetry};
-use crate::config::GraphSettings;
+use shared::config::GraphSettings;
+use shared::telemetry::GraphObserver;
 
 /// Cheap to clone (an `Arc` inside): build one per process and hand clones around, so a later
 /// request budget and request coalescing in `Core::send` see all Graph traffic.
@@ -264,7 +264,7 @@ impl Core {
             .bearer_auth(token)
             .header("client-request-id", &client_request_id)
             .header("Accept", "application/json");
-        for (name, value) in crate::telemetry::trace_context_http_headers() {
+        for (name, value) in shared::telemetry::trace_context_http_headers() {
             req = req.header(name, value);
         }
         if let Some(body) = &call.body {

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::error::Classify;
-use crate::graph::policy::check_rails;
+use crate::policy::check_rails;
+use shared::error::Classify;
 
 /// Simulated Graph latency. Time is paused in these tests, so it orders events (a read in flight
 /// while another caller queues an addition) and never makes a test wait.

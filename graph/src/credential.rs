@@ -22,7 +22,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use super::error::GraphError;
-use crate::config::{CredentialKind, GraphSettings};
+use shared::config::{CredentialKind, GraphSettings};
 
 /// Reads `graph.ca_file` (empty = platform roots only).
 pub(crate) fn load_extra_ca(path: &str) -> Result<Vec<reqwest::Certificate>, GraphError> {

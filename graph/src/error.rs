@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::policy::RailViolation;
-use crate::error::{Classify, ErrorClass};
+use shared::error::{Classify, ErrorClass};
 
 /// Longest Graph message we copy into an error; the rest is noise (and could be large).
 const MAX_MESSAGE_CHARS: usize = 400;

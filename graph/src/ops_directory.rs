@@ -20,7 +20,7 @@ use super::model::{
 use super::pages::Page;
 use super::policy::{RegistrationPolicy, check_rails};
 use super::policy_writer::{JoinOutcome, PolicyStore, Written};
-use crate::ids::{EmployeeId, Upn};
+use shared::ids::{EmployeeId, Upn};
 
 const READ_USER: Operation = Operation {
     name: "read user",

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{AutopilotDeviceId, EntraDeviceId, ImportId, ImportedDeviceId};
-use crate::ids::{InvalidField, SerialNumber};
+use shared::ids::{InvalidField, SerialNumber};
 
 /// Graph's "no device yet" value for `azureActiveDirectoryDeviceId`.
 const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";

@@ -7,13 +7,13 @@ mod server;
 
 use std::sync::{Arc, Mutex};
 
-use server::{Answer, GOOD_ASSERTION, GOOD_SECRET, Recorded, TestServer};
-use shared::config::CredentialKind;
-use shared::error::Classify;
-use shared::graph::{
+use graph::{
     DeviceObjectId, GraphClient, GraphError, GroupId, ImportId, ImportOutcome, ImportedDeviceId,
     JoinOutcome, MdmScope, MemberRef, NewImport, NoopObserver, Removal, UserId,
 };
+use server::{Answer, GOOD_ASSERTION, GOOD_SECRET, Recorded, TestServer};
+use shared::config::CredentialKind;
+use shared::error::Classify;
 use shared::ids::{SerialNumber, Upn};
 
 fn client(server: &TestServer) -> GraphClient {
@@ -86,7 +86,7 @@ const TENANT: &[&str] = &[
     "VMware 99",
 ];
 
-fn found_serials(found: &[shared::graph::AutopilotDevice]) -> Vec<&str> {
+fn found_serials(found: &[graph::AutopilotDevice]) -> Vec<&str> {
     found.iter().map(|d| d.serial_number.as_str()).collect()
 }
 
