@@ -1,7 +1,7 @@
 //! `onboardctl preflight`: is the tenant ready for the Autopilot user-driven Entra join flow
 //! the services automate, and if not, what to fix, step by step (the seeds' steps 1–6): MDM
 //! automatic enrollment (`mdm.rs`: manual, since application permissions cannot read it,
-//! reference §10, unless a person's delegated sign-in reads it: `delegated.rs`), who may join
+//! graph-behaviour §10, unless a person's delegated sign-in reads it: `delegated.rs`), who may join
 //! devices (per `new_hire.join_mode`), the per-user device quota, the configured user and
 //! device groups, a deployment profile and an Enrollment Status Page assigned to the device
 //! group, and the app registration's permissions (each one needed, none more).

@@ -412,7 +412,7 @@ fn profile_step(status: &str, in_group: Option<bool>) -> Step {
         if status.is_empty() { "unknown" } else { status }
     );
     match status {
-        // "assignedUnkownSyncState" [sic] is the real value (reference §6).
+        // "assignedUnkownSyncState" [sic] is the real value (graph-behaviour §6).
         "assignedInSync" | "assignedUnkownSyncState" | "assignedUnknownSyncState" => {
             Step::ready(PROFILE, found)
         }

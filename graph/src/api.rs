@@ -121,7 +121,7 @@ pub trait GraphApi: Send + Sync {
         id: &AutopilotDeviceId,
         props: &DeviceProperties,
     ) -> impl Future<Output = Answer<()>> + Send;
-    /// `deploymentProfileAssignmentStatus` (beta only, §6); `None` when the device is gone.
+    /// `deploymentProfileAssignmentStatus` (beta only, graph-behaviour §6); `None` when the device is gone.
     fn autopilot_profile_assignment_status(
         &self,
         id: &AutopilotDeviceId,

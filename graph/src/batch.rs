@@ -1,4 +1,4 @@
-//! JSON batching (reference §4) for bulk reads: up to 20 GETs with relative URLs in one
+//! JSON batching (graph-behaviour §4) for bulk reads: up to 20 GETs with relative URLs in one
 //! `POST /{version}/$batch`. Items are throttled one by one (status 429 with their own
 //! Retry-After inside the batch answer), and no SDK retries them, so this module re-sends only
 //! the throttled items after the longest of their Retry-Afters, within `in_call_max_wait`.

@@ -1,8 +1,8 @@
 //! The process's one answer to "may I call Graph now?": after Graph throttles any request of a
-//! workload family (directory or Intune, which Graph budgets separately, §11) with a
+//! workload family (directory or Intune, which Graph budgets separately, graph-behaviour §11) with a
 //! Retry-After, no request of that family leaves the process before it has elapsed — not only
 //! the retry of the throttled one. Without this, concurrent handlers keep knocking during the
-//! wait, which Graph counts against the app and answers with more 429s (§15: "one request
+//! wait, which Graph counts against the app and answers with more 429s (graph-behaviour §15: "one request
 //! budget per process honours Retry-After before anything else").
 //!
 //! Not for: retrying (`retry.rs`) or deciding what a 429 means to a handler (`error.rs`).

@@ -225,7 +225,7 @@ pub(crate) fn parse_envelope(body: &[u8]) -> (String, String) {
     (env.error.code, truncate(message.trim()))
 }
 
-/// Intune's backend puts a JSON document inside `message` (§6); its `Message` is the part an
+/// Intune's backend puts a JSON document inside `message` (graph-behaviour §6); its `Message` is the part an
 /// admin can use (it carries the Activity ID support asks for).
 fn intune_inner_message(message: &str) -> Option<String> {
     if !message.trim_start().starts_with('{') {

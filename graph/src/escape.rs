@@ -1,4 +1,4 @@
-//! Turning our values into Graph URL parts (reference §2): path segments, the OData key syntax
+//! Turning our values into Graph URL parts (graph-behaviour §2): path segments, the OData key syntax
 //! for awkward UPNs, `$filter` string literals and percent-encoded query values. Pure functions,
 //! all tested here, because a wrong escape is a 400 (or, worse, the wrong user) in a real tenant.
 //!

@@ -67,7 +67,7 @@ graph_id!(
 );
 graph_id!(
     /// Entra `device.deviceId`, set by Device Registration Service; Autopilot's
-    /// `azureActiveDirectoryDeviceId` holds this value (§8).
+    /// `azureActiveDirectoryDeviceId` holds this value (graph-behaviour §8).
     EntraDeviceId
 );
 graph_id!(
@@ -80,7 +80,7 @@ graph_id!(
 );
 graph_id!(
     /// Our own correlation value in `importedWindowsAutopilotDeviceIdentity.importId`, so we can
-    /// find (and delete) only the import records we created (§15).
+    /// find (and delete) only the import records we created (graph-behaviour §15).
     ImportId
 );
 
@@ -146,7 +146,7 @@ impl Group {
         self.group_types.iter().any(|t| t == "DynamicMembership")
     }
 
-    /// Devices can be members of security groups only (§3).
+    /// Devices can be members of security groups only (graph-behaviour §3).
     pub fn can_hold_devices(&self) -> bool {
         self.security_enabled && !self.group_types.iter().any(|t| t == "Unified")
     }

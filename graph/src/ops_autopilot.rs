@@ -1,4 +1,4 @@
-//! Autopilot and corporate-identifier operations (reference §5–§7, §9): finding devices by
+//! Autopilot and corporate-identifier operations (graph-behaviour §5–§7, §9): finding devices by
 //! serial despite Graph's filter quirks, import records we created, the tenant-wide sync, user
 //! assignment and device properties. Shadow-mode results are documented on each write.
 //!
@@ -31,7 +31,7 @@ pub type ImportStatusRead = (ImportedDeviceId, Result<Option<ImportedDevice>, Gr
 const DEVICES: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 const IMPORTS: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 
-/// How to ask Graph for a serial (§6): `eq` is a 400, `contains` is a 400 with a hyphen and
+/// How to ask Graph for a serial (graph-behaviour §6): `eq` is a 400, `contains` is a 400 with a hyphen and
 /// misses serials with spaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SerialQuery {
@@ -183,7 +183,7 @@ impl GraphClient {
     }
 
     /// Our import records: `imported_devices()` filtered locally on `importId` (no documented
-    /// `$filter` for it), so we never touch other admins' imports (§15).
+    /// `$filter` for it), so we never touch other admins' imports (graph-behaviour §15).
     pub async fn imported_devices_with_import_id(
         &self,
         import_id: &ImportId,

@@ -1,4 +1,4 @@
-//! Corporate identifiers (reference §9, beta only): whether Intune already holds a
+//! Corporate identifiers (graph-behaviour §9, beta only): whether Intune already holds a
 //! `Manufacturer,Model,Serial` identifier, and importing one (never overwriting).
 //!
 //! Not for: building the identifier (`CorporateIdentifier::manufacturer_model_serial`).
@@ -38,7 +38,7 @@ impl GraphClient {
         .body(identity_list(id, None))
         .reads();
         let page: Page<ImportedIdentity> = Core::json(&call, &self.core.read(&call).await?)?;
-        // Case rules for identifiers are unverified (§9): compare without case.
+        // Case rules for identifiers are unverified (graph-behaviour §9): compare without case.
         Ok(page.value.iter().any(|i| {
             i.imported_device_identifier
                 .eq_ignore_ascii_case(id.as_str())

@@ -1,4 +1,4 @@
-//! Directory operations (reference §1–§3, §8): users, groups and memberships, Entra devices,
+//! Directory operations (graph-behaviour §1–§3, §8): users, groups and memberships, Entra devices,
 //! and the device registration policy. Each method builds a `Call` and interprets the answer;
 //! shadow-mode results are documented on each write.
 //!

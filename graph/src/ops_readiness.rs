@@ -1,4 +1,4 @@
-//! Read-only preflight operations (reference §10): deployment profiles and Enrollment Status
+//! Read-only preflight operations (graph-behaviour §10): deployment profiles and Enrollment Status
 //! Page configurations with their assignments, and the MDM user scope, which application
 //! permissions cannot read (a 403 there is an answer, not a failure).
 //!

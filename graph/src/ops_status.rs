@@ -1,5 +1,5 @@
 //! Reads only `onboardctl status` needs: an Autopilot device's deployment-profile assignment
-//! status, which Graph exposes on beta only (reference §6).
+//! status, which Graph exposes on beta only (graph-behaviour §6).
 //!
 //! Not for: handlers (they read v1.0 through `GraphApi`); this is an inherent method for the CLI.
 

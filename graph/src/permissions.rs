@@ -1,4 +1,4 @@
-//! Which application permissions each feature needs (least privilege, reference §1–§10), and
+//! Which application permissions each feature needs (least privilege, graph-behaviour §1–§10), and
 //! which of them a token's `roles` lack. For the CLI's preflight, next to
 //! `GraphClient::granted_roles`, so an admin learns what to grant before the first 403.
 //!

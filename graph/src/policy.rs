@@ -1,4 +1,4 @@
-//! The tenant's device registration policy (reference §1) and the rails that keep an
+//! The tenant's device registration policy (graph-behaviour §1) and the rails that keep an
 //! unattended writer from breaking it. Graph replaces the whole object on PUT, and a PUT
 //! without `userDeviceQuota` silently resets it to 0 (nobody can join), so the policy type
 //! keeps every field it does not model and `check_rails` compares each write with the policy

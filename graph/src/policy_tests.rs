@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// The v1.0 GET example from the reference (§1), with one field we do not model added.
+/// The v1.0 GET example from the reference (graph-behaviour §1), with one field we do not model added.
 fn example() -> Value {
     serde_json::json!({
       "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#deviceRegistrationPolicy",

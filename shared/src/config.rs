@@ -64,7 +64,7 @@ pub fn load(file: Option<&Path>, env: HashMap<String, String>) -> Result<Setting
     let environment = config::Environment::with_prefix("ONBOARDING")
         .prefix_separator("__")
         .separator("__")
-        // try_parsing(true) turns a secret "007" into 7 and "1e3" into 1000 (stack-notes §6);
+        // try_parsing(true) turns a secret "007" into 7 and "1e3" into 1000 (stack §6);
         // numbers still deserialize from strings, and lists go through `lists`.
         .try_parsing(false)
         .source(Some(env.into_iter().collect()));

@@ -1,4 +1,4 @@
-//! The Autopilot hardware-hash CSV as Get-WindowsAutopilotInfo writes it (graph-reference §14):
+//! The Autopilot hardware-hash CSV as Get-WindowsAutopilotInfo writes it (graph-behaviour §14):
 //! `Device Serial Number,Windows Product ID,Hardware Hash[,Group Tag[,Assigned User]]`, or the
 //! partner variant with `Manufacturer name,Device model`. The portal's 500-row limit does not
 //! apply here. An `Assigned User` becomes a shipment after the purchase.

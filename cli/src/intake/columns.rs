@@ -1,5 +1,5 @@
 //! Finds the columns of a CSV header whatever their case, spacing or order, because admins' files
-//! come from several tools (the portal is strict about header case; we are not — §15).
+//! come from several tools (the portal is strict about header case; we are not — graph-behaviour §15).
 //!
 //! Not for: validating values; each file kind does that with its own rules.
 

@@ -1,6 +1,6 @@
 //! Turns the bytes of a CSV file into text, whatever Windows wrote them as: Get-WindowsAutopilotInfo
 //! under Windows PowerShell 5.1 writes UTF-16LE with a BOM, PowerShell 7 writes UTF-8 without one,
-//! and the portal's own template is ANSI (Windows-1252) (graph-reference §14).
+//! and the portal's own template is ANSI (Windows-1252) (graph-behaviour §14).
 //!
 //! Not for: CSV structure; `autopilot.rs` and `hr.rs` read the text.
 

@@ -16,7 +16,7 @@ use azure_identity::{AzureCliCredential, AzureCliCredentialOptions};
 use graph::{GraphClient, MdmScope, NoopObserver};
 use shared::config::Settings;
 
-/// Delegated permissions that read the MDM policy (reference §10), least privileged first.
+/// Delegated permissions that read the MDM policy (graph-behaviour §10), least privileged first.
 const POLICY_READ: [&str; 2] = ["Policy.Read.All", "Policy.ReadWrite.MobilityManagement"];
 /// `az account get-access-token` answers in a second or two; a hung `az` must not hang preflight.
 const AZ_PATIENCE: Duration = Duration::from_secs(60);

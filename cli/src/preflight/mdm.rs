@@ -1,4 +1,4 @@
-//! The `automatic-enrollment` step: MDM user scope, Intune's MDM policy (reference §10), which
+//! The `automatic-enrollment` step: MDM user scope, Intune's MDM policy (graph-behaviour §10), which
 //! decides whose devices enroll in Intune when they join Entra. Graph refuses it to every
 //! application ("Application: Not supported"), so without a person's sign-in the step is
 //! `manual` and says how to check it: the portal path, or `--delegated azure-cli`. With that

@@ -1,4 +1,4 @@
-//! Autopilot and Intune enrollment types (reference §5–§7, §9): registered devices, import
+//! Autopilot and Intune enrollment types (graph-behaviour §5–§7, §9): registered devices, import
 //! records and their outcome, the tenant sync state, corporate identifiers.
 //!
 //! Not for: deciding what a handler does with an outcome; `ImportOutcome` only names it and
@@ -156,7 +156,7 @@ pub enum ImportStatus {
     Other,
 }
 
-/// What an import record means for us (§5 error table).
+/// What an import record means for us (graph-behaviour §5 error table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportOutcome {
     /// Still processing (`unknown`, `pending`, `partial`): check again later.
@@ -215,7 +215,7 @@ impl ImportedDevice {
     pub fn outcome(&self) -> ImportOutcome {
         let s = &self.state;
         let name = s.device_error_name.as_deref().unwrap_or("").trim();
-        // Keyed on the name, not the number: Microsoft publishes no code table (§5).
+        // Keyed on the name, not the number: Microsoft publishes no code table (graph-behaviour §5).
         match name {
             "ZtdDeviceAlreadyAssigned" => return ImportOutcome::AlreadyRegisteredHere,
             "ZtdDeviceAssignedToOtherTenant" | "ZtdDeviceAssignedToAnotherTenant" => {
@@ -245,7 +245,7 @@ impl ImportedDevice {
     }
 }
 
-/// Answer to `POST /beta/deviceManagement/windowsAutopilotSettings/sync` (§7).
+/// Answer to `POST /beta/deviceManagement/windowsAutopilotSettings/sync` (graph-behaviour §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncOutcome {
     /// 204 (or, in shadow mode, would have been sent).
@@ -294,7 +294,7 @@ pub enum SyncStatus {
     Other,
 }
 
-/// A Windows corporate identifier `Manufacturer,Model,Serial` (§9).
+/// A Windows corporate identifier `Manufacturer,Model,Serial` (graph-behaviour §9).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CorporateIdentifier(String);
 

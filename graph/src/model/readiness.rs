@@ -1,4 +1,4 @@
-//! Read-only tenant prerequisites for the CLI's preflight (reference §10): Autopilot deployment
+//! Read-only tenant prerequisites for the CLI's preflight (graph-behaviour §10): Autopilot deployment
 //! profiles and Enrollment Status Page configurations with their group assignments, and the
 //! MDM user scope, which application permissions cannot read.
 //!

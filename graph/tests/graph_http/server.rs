@@ -187,7 +187,7 @@ async fn handle(
 }
 
 /// Entra's client-credentials answer: a JWT-shaped token with `roles`, or the 401 a wrong
-/// secret really gets (reference §12).
+/// secret really gets (graph-behaviour §12).
 fn token_answer(rec: &Recorded) -> Answer {
     let form = String::from_utf8_lossy(&rec.body);
     let accepted = [

@@ -1,5 +1,5 @@
 //! Step 5, for Autopilot device preparation: the corporate identifier
-//! `Manufacturer,Model,Serial` (periods removed from the serial, reference §9) exists in Intune.
+//! `Manufacturer,Model,Serial` (periods removed from the serial, graph-behaviour §9) exists in Intune.
 //! Searched first, imported only when missing, never overwritten.
 //!
 //! Not for: building the identifier (`CorporateIdentifier::manufacturer_model_serial`).

@@ -1,7 +1,7 @@
 //! What is made true of a registered Autopilot device: its group tag (when configured), its
-//! Entra device object found (reference §8), and that object a direct member of the device
+//! Entra device object found (graph-behaviour §8), and that object a direct member of the device
 //! group. Memberships are only ever added: removing an Autopilot device from a group through
-//! Graph has deleted its Entra device (§15).
+//! Graph has deleted its Entra device (graph-behaviour §15).
 //!
 //! Not for: waiting. A device whose Entra object is not there yet is an error the runtime parks.
 
@@ -119,7 +119,7 @@ pub async fn ensure_device_group_member(
     Ok(outcome)
 }
 
-/// The device group exists, is static, and can hold devices (a security group, §3).
+/// The device group exists, is static, and can hold devices (a security group, graph-behaviour §3).
 pub async fn check_device_group(
     graph: &impl GraphApi,
     group_id: &GroupId,

@@ -12,7 +12,7 @@ use graph::model::{GroupId, ImportOutcome};
 use shared::error::{Classify, ErrorClass};
 use shared::ids::{InvalidField, SerialNumber};
 
-/// Re-check an import after this long: §5 says imports take about a minute and tools poll
+/// Re-check an import after this long: graph-behaviour §5 says imports take about a minute and tools poll
 /// every 15–30 s. The runtime picks the smallest delay tier at least this long.
 pub const IMPORT_RECHECK: Duration = Duration::from_secs(15);
 

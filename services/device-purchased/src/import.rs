@@ -1,11 +1,11 @@
 //! Steps 1 and 2: the Autopilot device for a serial, registered by a hardware-hash import when
-//! it is not there yet. The import is asynchronous (reference §5): this module never waits for
+//! it is not there yet. The import is asynchronous (graph-behaviour §5): this module never waits for
 //! it. It starts it, or reads how far it got, and answers "still in progress" (a transient
 //! error the runtime parks on a delay tier) until it is complete or has failed.
 //!
 //! Our import records carry an `importId` derived from the serial alone, so every delivery of
 //! the same purchase (duplicates, replays, a restarted process) finds the same records, and only
-//! those are ever deleted — never other admins' imports (§15).
+//! those are ever deleted — never other admins' imports (graph-behaviour §15).
 //!
 //! Not for: what happens once the device is registered (`handler.rs`).
 
@@ -103,7 +103,7 @@ pub async fn ensure_registered(
     Ok(registration)
 }
 
-/// The one Autopilot device whose serial is exactly `serial` (the client copes with §6's
+/// The one Autopilot device whose serial is exactly `serial` (the client copes with graph-behaviour §6's
 /// filter quirks); several is a tenant problem an admin must resolve.
 pub async fn resolve_autopilot_device(
     graph: &impl GraphApi,

@@ -1,4 +1,4 @@
-//! The tenant-wide Autopilot sync, coalesced (reference §7): Graph refuses a second sync within
+//! The tenant-wide Autopilot sync, coalesced (graph-behaviour §7): Graph refuses a second sync within
 //! 10 minutes (429) and while one runs (409), and imports usually appear without one. So a
 //! handler asks for a sync only when a device is late, and at most once per
 //! `device_purchased.sync_interval` — remembered in-process and read from Graph's

@@ -1,5 +1,5 @@
 //! Confirmed publishing. A publish counts only when the broker confirmed it: a nack, or a
-//! mandatory publish returned as unroutable (`Ack(Some(returned))`, stack-notes §2), is an
+//! mandatory publish returned as unroutable (`Ack(Some(returned))`, stack §2), is an
 //! error, so the caller never acks a message whose outcome may be lost.
 //!
 //! Not for: retries. A publish that fails during a reconnect has an unknown outcome; the

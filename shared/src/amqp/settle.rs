@@ -280,7 +280,7 @@ fn stamp_failure(headers: &mut FieldTable, info: &DeliveryInfo) {
 
 /// The original properties with new headers, persistent, minus what could make the broker
 /// refuse or drop the copy: `user_id` (validated against *our* login: 406 closes the channel,
-/// stack-notes §7) and `expiration` (it would expire in a delay tier or the dead-letter queue).
+/// stack §7) and `expiration` (it would expire in a delay tier or the dead-letter queue).
 fn republish_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
     let mut p = BasicProperties::default()
         .with_headers(headers)

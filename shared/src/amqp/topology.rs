@@ -2,7 +2,7 @@
 //! rebuild): the topic exchange, the quorum work queue bound to its routing key, one quorum
 //! delay queue per tier that dead-letters back to the work queue, and `<queue>.dead`.
 //! Every queue argument is declared explicitly, because defaults differ between RabbitMQ 3.10
-//! and 4.x (stack-notes §7), and a redeclare with other arguments fails with 406.
+//! and 4.x (stack §7), and a redeclare with other arguments fails with 406.
 //!
 //! Not for: publishing or consuming.
 

@@ -1,6 +1,6 @@
 //! Lists that may come as a TOML sequence or as one comma-separated string, because the
 //! environment can only hold strings and `try_parsing(false)` leaves them unsplit
-//! (stack-notes §6). Not for anything but `serde(deserialize_with)` in the settings tree.
+//! (stack §6). Not for anything but `serde(deserialize_with)` in the settings tree.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -82,7 +82,7 @@ where
     let tracer = provider.tracer(service.to_owned());
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // The filter goes on the log layer only: in front of both layers it would also drop the
-    // spans, and with them the trace ids and traceparent headers (stack-notes §5).
+    // spans, and with them the trace ids and traceparent headers (stack §5).
     let filter = EnvFilter::try_new(&cfg.log_filter)?;
     let logs = match cfg.log_format {
         LogFormat::Json => json::JsonLogLayer::new(writer).with_filter(filter).boxed(),

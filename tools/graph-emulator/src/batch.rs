@@ -1,4 +1,4 @@
-//! JSON batching (§4): up to 20 requests with relative URLs, run in order through the same
+//! JSON batching (graph-behaviour §4): up to 20 requests with relative URLs, run in order through the same
 //! pipeline as single requests (so each item is authorised, throttled and logged on its own),
 //! `dependsOn` failures answered 424, and the responses returned in a shuffled order — Graph
 //! does not guarantee order, so a client must correlate by `id`.
@@ -119,7 +119,7 @@ fn sub_request(
         .get("url")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad("Batch request url is missing."))?;
-    // §4: URLs are relative to the version root; absolute URLs and version prefixes are refused.
+    // graph-behaviour §4: URLs are relative to the version root; absolute URLs and version prefixes are refused.
     if url.contains("://")
         || url.starts_with("/v1.0/")
         || url.starts_with("/beta/")

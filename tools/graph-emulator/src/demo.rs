@@ -100,7 +100,7 @@ pub const UPN_DOLLAR: &str = "$svc-kiosk@contoso.test";
 pub const USER_KATHERINE: &str = "b1000000-0000-4000-8000-000000000006";
 pub const UPN_KATHERINE: &str = "katherine@contoso.test";
 /// An administrator who can sign in (password grant) and holds [`ADMIN_ROLE`]: enough to read
-/// the MDM policy with a delegated token (§10).
+/// the MDM policy with a delegated token (graph-behaviour §10).
 pub const USER_ADMIN: &str = "b1000000-0000-4000-8000-000000000007";
 pub const UPN_ADMIN: &str = "admin@contoso.test";
 pub const ADMIN_PASSWORD: &str = "emu-admin-password";

@@ -41,7 +41,7 @@ pub struct Fixture {
     pub deployment_profiles: Vec<DeploymentProfile>,
     #[serde(default)]
     pub enrollment_status_pages: Vec<EnrollmentStatusPage>,
-    /// MDM auto-enrollment policies (§10); Intune's has id `0000000a-0000-0000-c000-000000000000`.
+    /// MDM auto-enrollment policies (graph-behaviour §10); Intune's has id `0000000a-0000-0000-c000-000000000000`.
     #[serde(default)]
     pub mobile_device_management_policies: Vec<MdmPolicy>,
     #[serde(default)]
@@ -152,7 +152,7 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     /// Entra directory roles held, by display name (`Global Reader`, `Intune Administrator`):
-    /// what a delegated call may do also depends on them (§10).
+    /// what a delegated call may do also depends on them (graph-behaviour §10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directory_roles: Vec<String>,
     #[serde(skip)]
@@ -185,13 +185,13 @@ pub struct Group {
     pub group_types: Vec<String>,
     #[serde(default)]
     pub membership_rule: Option<String>,
-    /// Role-assignable: member writes also need RoleManagement.ReadWrite.Directory (§3).
+    /// Role-assignable: member writes also need RoleManagement.ReadWrite.Directory (graph-behaviour §3).
     #[serde(default)]
     pub is_assignable_to_role: bool,
     /// Direct members' object ids (users, devices, groups). Dynamic groups compute theirs.
     #[serde(default)]
     pub members: Vec<String>,
-    /// A group created through Graph refuses member adds until it has replicated (§3 quirk).
+    /// A group created through Graph refuses member adds until it has replicated (graph-behaviour §3 quirk).
     #[serde(skip)]
     pub(crate) replicated_at: Option<Instant>,
 }
@@ -349,7 +349,7 @@ pub struct EnrollmentStatusPage {
     pub assigned_group_ids: Vec<String>,
 }
 
-/// A `mobilityManagementPolicy` for an MDM application (§10): whose devices auto-enroll.
+/// A `mobilityManagementPolicy` for an MDM application (graph-behaviour §10): whose devices auto-enroll.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MdmPolicy {

@@ -1,5 +1,5 @@
 //! A stateful local twin of Microsoft Graph, the Entra token endpoint and Autopilot, written
-//! from `shared/graph-reference.md` alone (it shares no types with the services' client, so
+//! from `docs/graph-behaviour.md` alone (it shares no types with the services' client, so
 //! the two sides cannot share a mistake). Real HTTPS, real tokens, Graph's quirks included.
 //!
 //! Map of the modules:

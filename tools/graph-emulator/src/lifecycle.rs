@@ -12,7 +12,7 @@ use crate::demo::MIN_HASH_BYTES;
 use crate::fixture::{AutopilotDevice, EntraDevice, ImportState, ImportedDevice};
 use crate::state::World;
 
-/// §5 error names with their numeric codes (806/808/802 observed; 807 is ours — no source).
+/// graph-behaviour §5 error names with their numeric codes (806/808/802 observed; 807 is ours — no source).
 pub const ALREADY_ASSIGNED: (i64, &str) = (806, "ZtdDeviceAlreadyAssigned");
 pub const OTHER_TENANT: (i64, &str) = (808, "ZtdDeviceAssignedToOtherTenant");
 pub const DUPLICATED: (i64, &str) = (807, "ZtdDeviceDuplicated");
@@ -65,7 +65,7 @@ fn settle_imports(w: &mut World, now: Instant) {
     }
 }
 
-/// The import's fate (§5 error table).
+/// The import's fate (graph-behaviour §5 error table).
 fn judge(w: &World, rec: &ImportedDevice) -> Result<(), (i64, &'static str)> {
     if rec.duplicate_in_upload {
         return Err(DUPLICATED);

@@ -1,10 +1,10 @@
 //! Which permissions each Graph operation requires, as one table: route template → all of
 //! these groups, each satisfied by any one of its permissions. Taken from the reference
-//! (§1, §2, §3, §5–§10); a higher permission (ReadWrite, Directory.*) satisfies a lower one.
+//! (graph-behaviour §1, §2, §3, §5–§10); a higher permission (ReadWrite, Directory.*) satisfies a lower one.
 //! An empty group can never be satisfied: that is how "Application: Not supported" reads.
 //!
 //! An app-only token is judged by its `roles`, a delegated token by its `scp`, against the same
-//! permission names unless a row names delegated ones of its own (the MDM policy, §10, which
+//! permission names unless a row names delegated ones of its own (the MDM policy, graph-behaviour §10, which
 //! also demands a directory role of the signed-in user). Real Graph limits every delegated call
 //! to what the user may do; the emulator models that only where the reference names the roles.
 
@@ -58,7 +58,7 @@ const MEMBER_WRITE: &[&str] = &[
     "Group.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
-/// Adding a *device* to a group needs this on top of [`MEMBER_WRITE`] (§3); checked by the handler.
+/// Adding a *device* to a group needs this on top of [`MEMBER_WRITE`] (graph-behaviour §3); checked by the handler.
 pub const DEVICE_WRITE: &[&str] = &["Device.ReadWrite.All", "Directory.ReadWrite.All"];
 const DEVICE_READ: &[&str] = &[
     "Device.Read.All",
@@ -80,11 +80,11 @@ const SYNC: &[&str] = &[
     "DeviceManagementServiceConfig.ReadWrite.All",
     "DeviceManagementConfiguration.ReadWrite.All",
 ];
-/// §10: the MDM policy answers "Application: Not supported" — no permission suffices.
+/// graph-behaviour §10: the MDM policy answers "Application: Not supported" — no permission suffices.
 const NOT_FOR_APPS: &[&str] = &[];
-/// §10, delegated (work or school account): least privileged, then higher.
+/// graph-behaviour §10, delegated (work or school account): least privileged, then higher.
 const MDM_POLICY_READ: &[&str] = &["Policy.Read.All", "Policy.ReadWrite.MobilityManagement"];
-/// §10: "the signed-in user must be assigned a supported Microsoft Entra role": the docs'
+/// graph-behaviour §10: "the signed-in user must be assigned a supported Microsoft Entra role": the docs'
 /// least privileged ones, and Global Administrator, which holds every permission.
 pub const MDM_POLICY_READER_ROLES: &[&str] = &[
     "Global Reader",
@@ -122,7 +122,7 @@ const fn mdm_read(template: &'static str) -> Requirement {
 const IMPORTS: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 
 pub static PERMISSIONS: &[Requirement] = &[
-    // §2 users
+    // graph-behaviour §2 users
     r("GET", "/users", &[USER_READ]),
     r("POST", "/users", &[USER_WRITE]),
     r("GET", "/users/{id}", &[USER_READ]),
@@ -137,7 +137,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/users/{id}/checkMemberGroups",
         &[USER_READ, MEMBER_READ],
     ),
-    // §3 groups
+    // graph-behaviour §3 groups
     r("GET", "/groups", &[GROUP_READ]),
     r("POST", "/groups", &[GROUP_CREATE]),
     r("GET", "/groups/{id}", &[GROUP_READ]),
@@ -152,7 +152,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/directoryObjects/{id}/checkMemberGroups",
         &[MEMBER_READ],
     ),
-    // §8 Entra devices
+    // graph-behaviour §8 Entra devices
     r("GET", "/devices", &[DEVICE_READ]),
     r("GET", "/devices/{id}", &[DEVICE_READ]),
     r("GET", "/devices(deviceId='{id}')", &[DEVICE_READ]),
@@ -162,12 +162,12 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/devices/{id}/checkMemberGroups",
         &[DEVICE_READ, MEMBER_READ],
     ),
-    // §1 device registration policy; §10 MDM policy
+    // graph-behaviour §1 device registration policy; graph-behaviour §10 MDM policy
     r("GET", "/policies/deviceRegistrationPolicy", &[POLICY_READ]),
     r("PUT", "/policies/deviceRegistrationPolicy", &[POLICY_WRITE]),
     mdm_read("/policies/mobileDeviceManagementPolicies"),
     mdm_read("/policies/mobileDeviceManagementPolicies/{id}"),
-    // §5 Autopilot import: the reference lists only ReadWrite, reads included
+    // graph-behaviour §5 Autopilot import: the reference lists only ReadWrite, reads included
     r("GET", IMPORTS, &[DMSC_WRITE]),
     r("POST", IMPORTS, &[DMSC_WRITE]),
     r(
@@ -185,7 +185,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/deviceManagement/importedWindowsAutopilotDeviceIdentities/{id}",
         &[DMSC_WRITE],
     ),
-    // §6 Autopilot devices
+    // graph-behaviour §6 Autopilot devices
     r(
         "GET",
         "/deviceManagement/windowsAutopilotDeviceIdentities",
@@ -216,7 +216,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/deviceManagement/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties",
         &[DMSC_WRITE],
     ),
-    // §7 sync
+    // graph-behaviour §7 sync
     r(
         "GET",
         "/deviceManagement/windowsAutopilotSettings",
@@ -227,7 +227,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/deviceManagement/windowsAutopilotSettings/sync",
         &[SYNC],
     ),
-    // §9 corporate identifiers
+    // graph-behaviour §9 corporate identifiers
     r(
         "GET",
         "/deviceManagement/importedDeviceIdentities",
@@ -253,7 +253,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/deviceManagement/importedDeviceIdentities/searchExistingIdentities",
         &[DMSC_READ],
     ),
-    // §10 read-only configuration
+    // graph-behaviour §10 read-only configuration
     r(
         "GET",
         "/deviceManagement/windowsAutopilotDeploymentProfiles",
@@ -284,7 +284,7 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/deviceManagement/deviceEnrollmentConfigurations/{id}/assignments",
         &[DMSC_READ],
     ),
-    // §4: the envelope needs only a valid token; each item is checked on its own
+    // graph-behaviour §4: the envelope needs only a valid token; each item is checked on its own
     r("POST", "/$batch", &[]),
 ];
 

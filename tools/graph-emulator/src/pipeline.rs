@@ -27,7 +27,7 @@ pub struct GraphRequest {
     pub authorization: Option<String>,
     pub client_request_id: Option<String>,
     pub traceparent: Option<String>,
-    /// `ConsistencyLevel: eventual` sent (advanced queries, §2).
+    /// `ConsistencyLevel: eventual` sent (advanced queries, graph-behaviour §2).
     pub eventual: bool,
     pub body: Vec<u8>,
     /// `https://host:port` the client used.
@@ -251,7 +251,7 @@ fn throttled(retry_after: Option<String>, scope: String, write: bool) -> Result<
         headers: vec![("x-ms-throttle-scope".into(), scope)],
         changed: false,
     };
-    // §11's reasons; the emulator models no CPU limit.
+    // graph-behaviour §11's reasons; the emulator models no CPU limit.
     let reason = if write {
         "WriteLimitExceeded"
     } else {
@@ -286,7 +286,7 @@ fn unavailable(state: &AppState, retry_after_secs: Option<f64>) -> Result<Reply,
     Ok(reply)
 }
 
-/// Resource units (§11) for identity calls; Intune budgets count requests instead.
+/// Resource units (graph-behaviour §11) for identity calls; Intune budgets count requests instead.
 fn resource_units(method: &str, template: &str) -> u64 {
     match (method, template) {
         ("GET", "/users") => 2,
@@ -370,7 +370,7 @@ pub(crate) fn finish(
     resp
 }
 
-/// Error envelopes (§13, Intune dialect on Intune routes) and the headers every answer carries.
+/// Error envelopes (graph-behaviour §13, Intune dialect on Intune routes) and the headers every answer carries.
 fn shape(
     req: &GraphRequest,
     ctx: &Ctx,

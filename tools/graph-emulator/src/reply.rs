@@ -1,6 +1,6 @@
 //! What a route handler returns: a `Reply`, or an `ApiError` that the pipeline turns into
-//! Graph's error envelope (§13) — with Intune's JSON-inside-a-string `message` on
-//! `/deviceManagement` routes (§6), because that is what real Intune sends.
+//! Graph's error envelope (graph-behaviour §13) — with Intune's JSON-inside-a-string `message` on
+//! `/deviceManagement` routes (graph-behaviour §6), because that is what real Intune sends.
 
 use serde_json::{Value, json};
 
@@ -49,7 +49,7 @@ impl Reply {
 /// A Graph error, before it is wrapped for the route's backend (directory or Intune).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
-    /// §2: the message quotes the key as sent in the path.
+    /// graph-behaviour §2: the message quotes the key as sent in the path.
     #[error(
         "Resource '{0}' does not exist or one of its queried reference-property objects are not present."
     )]
@@ -122,7 +122,7 @@ impl ApiError {
         };
         let mut inner = json!({ "date": ids.date, "request-id": ids.request_id, "client-request-id": ids.client_request_id });
         if matches!(self, ApiError::TooManyRequests(_)) {
-            // §11's sample body also nests the code and status.
+            // graph-behaviour §11's sample body also nests the code and status.
             inner["code"] = json!("429");
             inner["status"] = json!("429");
             inner["message"] = json!("Please retry after");
@@ -137,7 +137,7 @@ pub struct ErrorIds<'a> {
     pub date: &'a str,
 }
 
-/// §6: Intune's `message` is itself a JSON document, serialised with CRLF indentation.
+/// graph-behaviour §6: Intune's `message` is itself a JSON document, serialised with CRLF indentation.
 fn intune_message(text: &str, activity_id: &str) -> String {
     let inner = json!({
         "_version": 3,

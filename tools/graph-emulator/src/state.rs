@@ -21,15 +21,15 @@ use crate::throttle::{ThrottleConfig, ThrottleState};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Timings {
-    /// Import record `unknown` → `complete`/`error` (§5: "≈ 1 min").
+    /// Import record `unknown` → `complete`/`error` (graph-behaviour §5: "≈ 1 min").
     pub import_secs: f64,
-    /// Completed import → its Entra device object (and `azureActiveDirectoryDeviceId`) appears (§8).
+    /// Completed import → its Entra device object (and `azureActiveDirectoryDeviceId`) appears (graph-behaviour §8).
     pub entra_device_secs: f64,
-    /// How long a triggered Autopilot sync stays `inProgress` (409 meanwhile, §7).
+    /// How long a triggered Autopilot sync stays `inProgress` (409 meanwhile, graph-behaviour §7).
     pub sync_secs: f64,
-    /// Minimum interval between syncs (429 inside it, §7).
+    /// Minimum interval between syncs (429 inside it, graph-behaviour §7).
     pub sync_guard_secs: f64,
-    /// After `POST /groups`, member adds answer 400 "…do not exist" for this long (§3's
+    /// After `POST /groups`, member adds answer 400 "…do not exist" for this long (graph-behaviour §3's
     /// replication quirk). 0 (the default) turns the quirk off.
     #[serde(default)]
     pub group_replication_secs: f64,

@@ -1,5 +1,5 @@
 //! Throttling the way Graph does it: request budgets per workload family (identity = users,
-//! groups, devices; Intune = deviceManagement) per app per tenant in fixed windows (§11), scaled
+//! groups, devices; Intune = deviceManagement) per app per tenant in fixed windows (graph-behaviour §11), scaled
 //! by `speed`. A request over budget gets 429 + Retry-After (the rest of the window), and the
 //! whole scope (app × family) stays refused until then, as Graph's throttle scope does. A retry
 //! of the *same* request (method + path) that arrives before the Retry-After it was given is
@@ -83,7 +83,7 @@ impl ThrottleConfig {
 }
 
 impl Default for ThrottleConfig {
-    /// §11's published limits for a small tenant: per app per tenant, and per tenant for all apps.
+    /// graph-behaviour §11's published limits for a small tenant: per app per tenant, and per tenant for all apps.
     fn default() -> Self {
         let b = |family, kind, scope, limit, window_secs| Budget {
             family,

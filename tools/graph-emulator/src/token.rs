@@ -1,8 +1,8 @@
-//! Entra's token endpoint (§12): `POST /{tenant}/oauth2/v2.0/token` with client_credentials,
+//! Entra's token endpoint (graph-behaviour §12): `POST /{tenant}/oauth2/v2.0/token` with client_credentials,
 //! by client secret (form or HTTP Basic) or by `client_assertion` (workload identity
 //! federation), with Entra's error shapes and AADSTS codes; the password grant for users of a
 //! public client is `password_grant.rs`. Also the App Service managed-identity endpoint
-//! (`GET /msi/token`, stack-notes §3) for `ManagedIdentityCredential`.
+//! (`GET /msi/token`, stack §3) for `ManagedIdentityCredential`.
 
 use axum::extract::{Path, Query as AxQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -283,7 +283,7 @@ fn check_scope(scope: &str) -> Result<(), AadError> {
     let text = format!(
         "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
     );
-    // §12: several resources in one request is its own code.
+    // graph-behaviour §12: several resources in one request is its own code.
     let code = if scopes.len() > 1 { 700022 } else { 70011 };
     Err(AadError(
         StatusCode::BAD_REQUEST,
@@ -397,7 +397,7 @@ fn mi_token(
         lifetime,
     );
     let expires_on = unix_now().saturating_add_signed(lifetime);
-    // azure_identity requires `expires_on` as a string of epoch seconds (stack-notes §3).
+    // azure_identity requires `expires_on` as a string of epoch seconds (stack §3).
     Ok(
         json!({ "access_token": token, "expires_on": expires_on.to_string(), "resource": resource, "token_type": "Bearer", "client_id": app.client_id }),
     )

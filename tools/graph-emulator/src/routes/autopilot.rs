@@ -1,4 +1,4 @@
-//! `windowsAutopilotDeviceIdentities` (§6) and `windowsAutopilotSettings` (§7): list/get with
+//! `windowsAutopilotDeviceIdentities` (graph-behaviour §6) and `windowsAutopilotSettings` (graph-behaviour §7): list/get with
 //! the `$filter` quirks (`contains` only; `eq` and hyphens are 400; spaces never match),
 //! paging, user assignment, property updates, delete, and the beta-only sync with its 409
 //! (sync running) and 429 (within the 10-minute guard).
@@ -73,7 +73,7 @@ fn assigned_profile<'a>(
     })
 }
 
-/// §6: only `contains(serialNumber,'…')` works; `eq` is 400, a hyphen is 400, a space never matches.
+/// graph-behaviour §6: only `contains(serialNumber,'…')` works; `eq` is 400, a hyphen is 400, a space never matches.
 fn serial_filter(call: &Call<'_>) -> Result<Option<String>, ApiError> {
     match call.query.filter() {
         Ok(None) => Ok(None),
@@ -125,7 +125,7 @@ pub fn get(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     )))
 }
 
-/// Only devices not enrolled in Intune can be deleted (§6).
+/// Only devices not enrolled in Intune can be deleted (graph-behaviour §6).
 pub fn delete(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let i = index(w, call)?;
     if w.tenant.autopilot_devices[i].enrollment_state == "enrolled" {
@@ -158,7 +158,7 @@ pub fn assign_user(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
         .get("addressableUserName")
         .and_then(Value::as_str)
         .unwrap_or("");
-    // §14: only the domain of the UPN is validated.
+    // graph-behaviour §14: only the domain of the UPN is validated.
     if !upn_in_tenant(w, upn) {
         return Err(ApiError::bad(format!("Invalid userPrincipalName '{upn}'.")));
     }
@@ -221,7 +221,7 @@ pub fn settings(w: &mut World, _call: &Call<'_>) -> Result<Reply, ApiError> {
     })))
 }
 
-/// §7: 204; 409 while a sync runs; 429 within the (scaled) 10 minutes of the last one.
+/// graph-behaviour §7: 204; 409 while a sync runs; 429 within the (scaled) 10 minutes of the last one.
 pub fn sync(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let guard = w.speed.scaled_secs(w.timings.sync_guard_secs);
     let run = w.speed.scaled_secs(w.timings.sync_secs);

@@ -1,4 +1,4 @@
-//! Read-only tenant configuration for a readiness check (§10): Autopilot deployment profiles
+//! Read-only tenant configuration for a readiness check (graph-behaviour §10): Autopilot deployment profiles
 //! (beta) and Enrollment Status Page configurations with their group assignments. The tenant's
 //! default ESP is always listed, as in a real tenant.
 

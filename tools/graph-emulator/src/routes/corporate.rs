@@ -1,4 +1,4 @@
-//! Corporate device identifiers (§9, beta): `importDeviceIdentityList`,
+//! Corporate device identifiers (graph-behaviour §9, beta): `importDeviceIdentityList`,
 //! `searchExistingIdentities`, list, get, delete. Windows identifiers are
 //! `manufacturer,model,serial`; a malformed one fails the whole request with Intune's 400.
 
@@ -29,7 +29,7 @@ fn valid_identifier(ty: &str, id: &str) -> bool {
     match ty {
         "manufacturerModelSerial" => {
             let parts: Vec<&str> = id.split(',').collect();
-            // §9: "Remove all periods … from the serial number".
+            // graph-behaviour §9: "Remove all periods … from the serial number".
             parts.len() == 3
                 && parts.iter().all(|p| !p.trim().is_empty())
                 && !parts[2].contains('.')
@@ -40,7 +40,7 @@ fn valid_identifier(ty: &str, id: &str) -> bool {
     }
 }
 
-/// Case rules are unverified (§9); identifiers compare case-insensitively here.
+/// Case rules are unverified (graph-behaviour §9); identifiers compare case-insensitively here.
 fn same(c: &CorporateIdentifier, ty: &str, id: &str) -> bool {
     c.imported_device_identity_type == ty && c.imported_device_identifier.eq_ignore_ascii_case(id)
 }

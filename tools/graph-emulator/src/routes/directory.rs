@@ -1,4 +1,4 @@
-//! Directory objects across kinds (§3, §8): which object an id names, direct and dynamic
+//! Directory objects across kinds (graph-behaviour §3, §8): which object an id names, direct and dynamic
 //! membership, transitive `checkMemberGroups`, `memberOf`, and the Entra device reads
 //! (`/devices?$filter=deviceId eq`, `/devices(deviceId='…')`).
 
@@ -129,7 +129,7 @@ static USER_RULE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
-/// §8's Autopilot rules: `-any (_ -contains "[ZTDID]")`, `-any (_ -eq "[OrderID]:tag")`.
+/// graph-behaviour §8's Autopilot rules: `-any (_ -contains "[ZTDID]")`, `-any (_ -eq "[OrderID]:tag")`.
 /// Values compare case-sensitively (third-party notes; the reference marks it unverified).
 fn device_rule_matches(rule: &str, d: &EntraDevice) -> bool {
     DEVICE_RULE.captures(rule).is_some_and(|c| {
@@ -177,7 +177,7 @@ fn transitive_groups(w: &World, id: &str) -> HashSet<String> {
     seen
 }
 
-/// `POST /{users|groups|devices|directoryObjects}/{id}/checkMemberGroups` (§3): transitive.
+/// `POST /{users|groups|devices|directoryObjects}/{id}/checkMemberGroups` (graph-behaviour §3): transitive.
 pub fn check_member_groups(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let id = resolve_subject(w, call)?;
     let ids: Vec<String> = call
@@ -299,7 +299,7 @@ pub fn get_device(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(project_device(d, call)))
 }
 
-/// `GET /devices(deviceId='…')` — the alternate key (§8).
+/// `GET /devices(deviceId='…')` — the alternate key (graph-behaviour §8).
 pub fn get_device_by_device_id(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let key = call.param(0);
     let d = w

@@ -1,4 +1,4 @@
-//! Groups and membership writes (§3): `POST members/$ref` with the exact "already exist" 400,
+//! Groups and membership writes (graph-behaviour §3): `POST members/$ref` with the exact "already exist" 400,
 //! 404 for a missing object, devices only in security groups (and only with
 //! Device.ReadWrite.All), `PATCH` with `members@odata.bind` (≤ 20, all or nothing), removal,
 //! direct-membership reads, and `POST /groups` for tests.
@@ -15,7 +15,7 @@ use crate::query::Filter;
 use crate::reply::{ApiError, Reply};
 use crate::state::World;
 
-/// §3, verbatim: clients match this to treat a duplicate add as success.
+/// graph-behaviour §3, verbatim: clients match this to treat a duplicate add as success.
 pub const ALREADY_EXISTS: &str = "One or more added object references already exist for the following modified properties: 'members'.";
 const MAX_BIND: usize = 20;
 
@@ -236,7 +236,7 @@ pub fn members(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     call.page(items, w.page_size)
 }
 
-/// `GET /groups/{id}/members/{memberId}`: 404 naming the *group* when not a direct member (§3, observed).
+/// `GET /groups/{id}/members/{memberId}`: 404 naming the *group* when not a direct member (graph-behaviour §3, observed).
 pub fn member(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let i = group_index(w, call)?;
     let member = call.param(1);

@@ -1,4 +1,4 @@
-//! Autopilot hardware-hash import records (§5): create one, bulk `/import`, get, list, delete.
+//! Autopilot hardware-hash import records (graph-behaviour §5): create one, bulk `/import`, get, list, delete.
 //! A new record is `unknown` until its (scaled) import delay passes; `lifecycle.rs` then
 //! settles it to `complete` or `error` and registers the device.
 
@@ -32,7 +32,7 @@ fn record_json(r: &ImportedDevice) -> Value {
 /// Builds a pending record from a request object (ignoring the `id`/`state` clients may send).
 fn new_record(w: &mut World, call: &Call<'_>, b: &Map<String, Value>) -> ImportedDevice {
     let text = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    // `orderIdentifier` is the deprecated name of `groupTag` (§5).
+    // `orderIdentifier` is the deprecated name of `groupTag` (graph-behaviour §5).
     let group_tag = Some(text("groupTag"))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| text("orderIdentifier"));

@@ -1,7 +1,7 @@
 //! Matches a request path against [`ROUTES`]: segment by segment after percent-decoding (so
-//! `%23EXT%23` reaches the user), with OData key syntax (`/users('$x@y')`, §2) turned into an
-//! ordinary key segment, and alternate keys (`/devices(deviceId='…')`, §8) matched as one
-//! segment with a prefix and suffix. A `$`-prefixed key in a plain segment is refused (§2).
+//! `%23EXT%23` reaches the user), with OData key syntax (`/users('$x@y')`, graph-behaviour §2) turned into an
+//! ordinary key segment, and alternate keys (`/devices(deviceId='…')`, graph-behaviour §8) matched as one
+//! segment with a prefix and suffix. A `$`-prefixed key in a plain segment is refused (graph-behaviour §2).
 
 use std::sync::LazyLock;
 
@@ -22,7 +22,7 @@ pub enum NoMatch {
     UnknownSegment(String),
     /// The shape exists for other methods.
     Method,
-    /// A `$`-prefixed key in an ordinary path segment (§2: use `('…')` key syntax).
+    /// A `$`-prefixed key in an ordinary path segment (graph-behaviour §2: use `('…')` key syntax).
     DollarKey(String),
 }
 

@@ -1,4 +1,4 @@
-//! The MDM auto-enrollment policies (§10, beta `mobilityManagementPolicy`): the list, and one
+//! The MDM auto-enrollment policies (graph-behaviour §10, beta `mobilityManagementPolicy`): the list, and one
 //! by id (Intune's is `0000000a-0000-0000-c000-000000000000`), each with `includedGroups` when
 //! `$expand=includedGroups` asks for it. The MDM user scope is `appliesTo` (none|all|selected)
 //! plus, for `selected`, those groups.
@@ -51,7 +51,7 @@ pub fn get(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(body))
 }
 
-/// The §10 properties; `includedGroups` (the groups as `GET /groups/{id}` shows them, in the
+/// The graph-behaviour §10 properties; `includedGroups` (the groups as `GET /groups/{id}` shows them, in the
 /// policy's order, deleted ones left out) only when expanded, as Graph does with navigation
 /// properties.
 fn policy_json(w: &World, p: &MdmPolicy, expand: bool) -> Value {

@@ -234,7 +234,7 @@ pub struct Call<'a> {
     pub template: &'static str,
     /// Keys from the path, percent-decoded, in order.
     pub params: Vec<String>,
-    /// The same keys as sent (for error messages, §2).
+    /// The same keys as sent (for error messages, graph-behaviour §2).
     pub raw_params: Vec<String>,
     pub query: &'a Query,
     pub body: Option<&'a Value>,
@@ -266,7 +266,7 @@ impl Call<'_> {
             .ok_or_else(|| ApiError::bad("Empty Payload. JSON content expected."))
     }
     /// A page of `items` with a nextLink that keeps this request's query options.
-    /// Directory collections honour `$count=true` only as an advanced query (§2).
+    /// Directory collections honour `$count=true` only as an advanced query (graph-behaviour §2).
     pub fn page(&self, items: Vec<Value>, default_size: usize) -> Result<Reply, ApiError> {
         let size = self.query.top()?.unwrap_or(default_size);
         let offset = self.query.skip()?;
@@ -286,7 +286,7 @@ impl Call<'_> {
         Ok(Reply::ok(body))
     }
 
-    /// §2: `$count` on a directory collection needs `ConsistencyLevel: eventual`.
+    /// graph-behaviour §2: `$count` on a directory collection needs `ConsistencyLevel: eventual`.
     fn wants_count(&self) -> Result<bool, ApiError> {
         let wanted = self
             .query

@@ -1,6 +1,6 @@
-//! The device registration policy (§1): GET, and PUT with whole-object semantics — an omitted
+//! The device registration policy (graph-behaviour §1): GET, and PUT with whole-object semantics — an omitted
 //! `userDeviceQuota` resets to 0, `azureADRegistration` cannot change, the legacy shape is
-//! refused, and there is no ETag (last writer wins). The MDM policy (§10) is `mdm.rs`.
+//! refused, and there is no ETag (last writer wins). The MDM policy (graph-behaviour §10) is `mdm.rs`.
 
 use serde_json::{Map, Value, json};
 
@@ -73,7 +73,7 @@ fn replacement(
             "azureADRegistration cannot be modified when Intune is enabled.",
         ));
     }
-    // §1: "If this property isn't specified during the policy update operation, it's automatically reset to 0".
+    // graph-behaviour §1: "If this property isn't specified during the policy update operation, it's automatically reset to 0".
     let quota = match b.get("userDeviceQuota") {
         None | Some(Value::Null) => 0,
         Some(v) => v

@@ -1,4 +1,4 @@
-//! Users (§2): get by id or UPN, `$filter` on employeeId (and a few other properties) with
+//! Users (graph-behaviour §2): get by id or UPN, `$filter` on employeeId (and a few other properties) with
 //! `$select`, the default property set, 404 while a user's provisioning lag lasts, and
 //! `POST /users` so tests can build state through Graph itself.
 
@@ -10,7 +10,7 @@ use crate::query::{Filter, apply_select};
 use crate::reply::{ApiError, Reply};
 use crate::state::World;
 
-/// §2: what `GET /users/{id}` returns without `$select`.
+/// graph-behaviour §2: what `GET /users/{id}` returns without `$select`.
 const DEFAULT_PROPS: [&str; 11] = [
     "businessPhones",
     "displayName",

@@ -47,7 +47,7 @@ async fn s5_s8_an_import_completes_then_its_entra_device_appears() {
     assert_eq!(created.status, 201);
     assert_eq!(
         created.body["state"]["deviceImportStatus"], "unknown",
-        "§5: in progress is `unknown`"
+        "graph-behaviour §5: in progress is `unknown`"
     );
     let done = settled(&e, created.body["id"].as_str().unwrap()).await;
     assert_eq!(
@@ -64,7 +64,7 @@ async fn s5_s8_an_import_completes_then_its_entra_device_appears() {
     let device = e.get(DEVICE_PURCHASED, &format!("{DEVICES}/{reg}")).await;
     assert_eq!(
         device.status, 200,
-        "§5: deviceRegistrationId is the windowsAutopilotDeviceIdentity id"
+        "graph-behaviour §5: deviceRegistrationId is the windowsAutopilotDeviceIdentity id"
     );
     assert_eq!(
         device.body["azureActiveDirectoryDeviceId"],
@@ -203,9 +203,9 @@ async fn s6_serial_filter_is_contains_only_eq_and_hyphens_are_400() {
             &format!("{DEVICES}?$filter=serialNumber%20eq%20'{AUTOPILOT_SERIAL}'"),
         )
         .await;
-    assert_eq!(eq.status, 400, "§6: eq on serialNumber is 400");
+    assert_eq!(eq.status, 400, "graph-behaviour §6: eq on serialNumber is 400");
     let inner: Value =
-        serde_json::from_str(eq.message()).expect("§6: Intune message is JSON inside a string");
+        serde_json::from_str(eq.message()).expect("graph-behaviour §6: Intune message is JSON inside a string");
     assert!(inner["Message"].is_string());
     let hyphen = e
         .get(
@@ -213,7 +213,7 @@ async fn s6_serial_filter_is_contains_only_eq_and_hyphens_are_400() {
             &format!("{DEVICES}?$filter=contains(serialNumber,'CZC-1')"),
         )
         .await;
-    assert_eq!(hyphen.status, 400, "§6: a hyphen in the value is 400");
+    assert_eq!(hyphen.status, 400, "graph-behaviour §6: a hyphen in the value is 400");
     let space = e
         .get(
             ONBOARDCTL,
@@ -223,7 +223,7 @@ async fn s6_serial_filter_is_contains_only_eq_and_hyphens_are_400() {
     assert_eq!(
         space.body["value"],
         json!([]),
-        "§6: values with spaces do not match"
+        "graph-behaviour §6: values with spaces do not match"
     );
 }
 
@@ -364,5 +364,5 @@ async fn s7_sync_is_204_then_409_while_running_then_429_inside_ten_minutes() {
             None,
         )
         .await;
-    assert_eq!(v1.status, 400, "§7: beta only");
+    assert_eq!(v1.status, 400, "graph-behaviour §7: beta only");
 }

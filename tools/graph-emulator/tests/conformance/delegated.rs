@@ -1,5 +1,5 @@
 //! Delegated tokens: the password grant of a public client (the Azure CLI's app id) for the demo
-//! admin, and what such a token may read: the MDM policy (§10) with `Policy.Read.All` and a
+//! admin, and what such a token may read: the MDM policy (graph-behaviour §10) with `Policy.Read.All` and a
 //! reader role, everything else by its `scp` against the same permission names as `roles`.
 
 use graph_emulator::demo::{

@@ -24,7 +24,7 @@ async fn s11_intune_writes_over_budget_are_429_with_a_fractional_retry_after_and
     }
     assert!(
         statuses[..100].iter().all(|r| r.status == 201),
-        "§11: 100 writes per 20 s per app"
+        "graph-behaviour §11: 100 writes per 20 s per app"
     );
     let throttled = &statuses[100];
     assert_eq!(

@@ -158,7 +158,7 @@ impl Emu {
     }
 }
 
-/// Polls `probe` until it yields `Some`, failing the test after `within` (STYLE §12).
+/// Polls `probe` until it yields `Some`, failing the test after `within`.
 pub async fn eventually<T, F: Future<Output = Option<T>>>(
     what: &str,
     within: Duration,

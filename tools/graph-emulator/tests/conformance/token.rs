@@ -11,7 +11,7 @@ use graph_emulator::demo::{DEVICE_SHIPPED, DOMAIN, GRAPH_SCOPE, NEW_HIRE, TENANT
 
 use crate::helpers::{client_for, jwt_claims, spawn};
 
-/// stack-notes §3: custom authority + the emulator's CA, and no retries so failures are quick.
+/// stack §3: custom authority + the emulator's CA, and no retries so failures are quick.
 fn client_options(authority: &str, ca_pem: &str) -> ClientOptions {
     let mut cloud = CustomConfiguration::default();
     cloud.authority_host = authority.to_string();
