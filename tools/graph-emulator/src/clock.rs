@@ -19,6 +19,7 @@ impl Speed {
             Speed(1.0)
         }
     }
+    /// The factor itself (1.0 = real time).
     pub fn factor(self) -> f64 {
         self.0
     }
@@ -65,6 +66,7 @@ pub fn now_rfc3339_millis() -> String {
     format!("{}.{ms:03}Z", text.trim_end_matches('Z'))
 }
 
+/// Wall-clock seconds since the Unix epoch (`iat`, `nbf`, `exp` of tokens; 0 if the clock is before 1970).
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -3,7 +3,9 @@
 
 use base64::Engine;
 
+/// The demo tenant's id (the `tid` of its tokens, the `{tenant}` of its token endpoint).
 pub const TENANT_ID: &str = "8f2d5c1e-4b7a-4e9c-9a31-6d0c2b7e5f10";
+/// The demo tenant's only verified domain (also accepted as the `{tenant}` of a token request).
 pub const DOMAIN: &str = "contoso.test";
 /// The only scope the token endpoint accepts (or `00000003-0000-0000-c000-000000000000/.default`).
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -11,8 +13,11 @@ pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// An app registration's credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoApp {
+    /// The registration's display name (`new-hire`, `device-purchased`, …).
     pub name: &'static str,
+    /// Application (client) id: `client_id` of the token request, `appid` of its tokens.
     pub client_id: &'static str,
+    /// The client secret the token endpoint accepts for it.
     pub client_secret: &'static str,
     /// `sub` of the federated credential (issuer [`WIF_ISSUER`]), if the app has one.
     pub wif_subject: Option<&'static str>,
@@ -61,6 +66,7 @@ pub const TENANT_ADMIN: DemoApp = DemoApp {
     client_secret: "emu-tenant-admin-secret",
     wif_subject: None,
 };
+/// The six app registrations above (not [`AZURE_CLI`], a public client without a secret).
 pub const APPS: [DemoApp; 6] = [
     NEW_HIRE,
     DEVICE_PURCHASED,
@@ -82,34 +88,48 @@ pub const WIF_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 pub const IDENTITY_HEADER: &str = "emu-identity-header";
 
 // === users ===
+/// Ada Lovelace: a member user in Engineering, employee id `E1001` (object id).
 pub const USER_ADA: &str = "b1000000-0000-4000-8000-000000000001";
+/// [`USER_ADA`]'s user principal name.
 pub const UPN_ADA: &str = "ada@contoso.test";
+/// Grace Hopper: a member user in Sales, employee id `E1002` (object id).
 pub const USER_GRACE: &str = "b1000000-0000-4000-8000-000000000002";
+/// [`USER_GRACE`]'s user principal name.
 pub const UPN_GRACE: &str = "grace@contoso.test";
 /// Alan has a 300 s (nominal) provisioning lag: 404 until it passes.
 pub const USER_ALAN: &str = "b1000000-0000-4000-8000-000000000003";
+/// [`USER_ALAN`]'s user principal name.
 pub const UPN_ALAN: &str = "alan@contoso.test";
+/// [`USER_ALAN`]'s provisioning lag in nominal seconds (the fixture's `provisionAfterSeconds`).
 pub const ALAN_PROVISION_AFTER_SECS: f64 = 300.0;
 /// A B2B guest: the `#` must be sent as `%23` in a path.
 pub const USER_GUEST: &str = "b1000000-0000-4000-8000-000000000004";
+/// [`USER_GUEST`]'s user principal name, `#EXT#` included.
 pub const UPN_GUEST: &str = "adele_fabrikam.test#EXT#@contoso.test";
 /// A UPN starting with `$`: only `/users('…')` reaches it.
 pub const USER_DOLLAR: &str = "b1000000-0000-4000-8000-000000000005";
+/// [`USER_DOLLAR`]'s user principal name.
 pub const UPN_DOLLAR: &str = "$svc-kiosk@contoso.test";
 /// Already in the join group and in Sales.
 pub const USER_KATHERINE: &str = "b1000000-0000-4000-8000-000000000006";
+/// [`USER_KATHERINE`]'s user principal name.
 pub const UPN_KATHERINE: &str = "katherine@contoso.test";
 /// An administrator who can sign in (password grant) and holds [`ADMIN_ROLE`]: enough to read
 /// the MDM policy with a delegated token (graph-behaviour §10).
 pub const USER_ADMIN: &str = "b1000000-0000-4000-8000-000000000007";
+/// [`USER_ADMIN`]'s user principal name (the `username` of the password grant).
 pub const UPN_ADMIN: &str = "admin@contoso.test";
+/// [`USER_ADMIN`]'s password (the `password` of the password grant).
 pub const ADMIN_PASSWORD: &str = "emu-admin-password";
+/// The directory role [`USER_ADMIN`] holds, by display name.
 pub const ADMIN_ROLE: &str = "Global Reader";
 
 // === groups ===
 /// Listed in the device registration policy's `allowedToJoin.groups` (enumerated mode).
 pub const GROUP_JOIN: &str = "c1000000-0000-4000-8000-000000000001";
+/// The Engineering security group (no members).
 pub const GROUP_ENGINEERING: &str = "c1000000-0000-4000-8000-000000000002";
+/// The Sales security group ([`USER_KATHERINE`] is a member).
 pub const GROUP_SALES: &str = "c1000000-0000-4000-8000-000000000003";
 /// Security group for Autopilot devices; the deployment profile and ESP are assigned to it.
 pub const GROUP_AUTOPILOT_DEVICES: &str = "c1000000-0000-4000-8000-000000000004";
@@ -119,16 +139,22 @@ pub const GROUP_M365: &str = "c1000000-0000-4000-8000-000000000005";
 pub const GROUP_DYNAMIC: &str = "c1000000-0000-4000-8000-000000000006";
 
 // === devices and Intune configuration ===
+/// `userDeviceQuota` of the demo device registration policy (graph-behaviour §1).
 pub const USER_DEVICE_QUOTA: i64 = 50;
 /// The already-registered Autopilot device (`windowsAutopilotDeviceIdentity.id`).
 pub const AUTOPILOT_DEVICE: &str = "f1000000-0000-4000-8000-000000000001";
+/// [`AUTOPILOT_DEVICE`]'s serial number; its hardware hash is [`hardware_hash`] of it.
 pub const AUTOPILOT_SERIAL: &str = "CZC0000001";
 /// Its Entra device: object id, and `deviceId` (= Autopilot `azureActiveDirectoryDeviceId`).
 pub const ENTRA_DEVICE_OBJECT: &str = "d2000000-0000-4000-8000-000000000001";
+/// Its `deviceId`, the alternate key (graph-behaviour §8).
 pub const ENTRA_DEVICE_ID: &str = "d3000000-0000-4000-8000-000000000001";
 /// Registered to another tenant: importing it ends in `ZtdDeviceAssignedToOtherTenant` (808).
 pub const OTHER_TENANT_SERIAL: &str = "OT0000001";
+/// The Autopilot deployment profile (user-driven Entra join), assigned to [`GROUP_AUTOPILOT_DEVICES`]
+/// (graph-behaviour §18).
 pub const DEPLOYMENT_PROFILE: &str = "e1000000-0000-4000-8000-000000000001";
+/// The Enrollment Status Page, assigned to [`GROUP_AUTOPILOT_DEVICES`] (graph-behaviour §10).
 pub const ESP: &str = "e2000000-0000-4000-8000-000000000001";
 /// Intune's id of the MDM auto-enrollment policy (403 to application tokens; readable with a
 /// delegated token carrying Policy.Read.All). MDM user scope: Some, with [`GROUP_JOIN`].

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultConfig {
+    /// The rules, all of which are checked against every Graph request (empty: no faults).
     #[serde(default)]
     pub rules: Vec<FaultRule>,
 }
@@ -39,6 +40,7 @@ pub struct FaultRule {
     /// Share of matching requests that hang for `hang_ms` (real time), then get a 504.
     #[serde(default)]
     pub hang_rate: f64,
+    /// How long a hanging request waits before its 504, in real milliseconds (default 60 000).
     #[serde(default = "default_hang_ms")]
     pub hang_ms: u64,
     /// Added latency in real milliseconds: `[fixed]` or `[min, max]`.
@@ -55,26 +57,39 @@ fn default_hang_ms() -> u64 {
 
 /// What the pipeline must do to one request before (or instead of) serving it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct FaultPlan {
+pub(crate) struct FaultPlan {
+    /// Added latency (real time), the sum over the matching rules.
     pub delay: Duration,
+    /// A 503 or a hang instead of the handler's answer; `None` = serve normally.
     pub action: Option<FaultAction>,
 }
 
+/// The fault a request gets instead of being served.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FaultAction {
+pub(crate) enum FaultAction {
     /// Answer 503; `retry_after_secs` is nominal (the pipeline scales it).
-    Unavailable { retry_after_secs: Option<f64> },
+    Unavailable {
+        /// Retry-After to send, in nominal seconds; `None` = no header.
+        retry_after_secs: Option<f64>,
+    },
     /// Wait this long, then answer 504 (a client with a shorter timeout gives up first).
     Hang(Duration),
 }
 
 impl FaultConfig {
-    pub fn is_empty(&self) -> bool {
+    /// No rules: the pipeline skips drawing faults altogether.
+    pub(crate) fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 
     /// Draws the faults for one request. Consumes RNG only for matching rules.
-    pub fn plan(&self, method: &str, template: &str, path: &str, rng: &mut impl Rng) -> FaultPlan {
+    pub(crate) fn plan(
+        &self,
+        method: &str,
+        template: &str,
+        path: &str,
+        rng: &mut impl Rng,
+    ) -> FaultPlan {
         let mut plan = FaultPlan::default();
         for rule in self
             .rules
@@ -128,7 +143,7 @@ impl FaultRule {
 }
 
 /// `*` matches any run of characters (including `/`); everything else literally, case-insensitively.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
     let parts: Vec<&str> = p.split('*').collect();
     if parts.len() == 1 {

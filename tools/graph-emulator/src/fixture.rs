@@ -19,33 +19,46 @@ pub const DEMO_JSON: &str = include_str!("../fixtures/demo.json");
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
+    /// Tenant id, display name and verified domains.
     pub tenant: TenantInfo,
+    /// App registrations: who may get tokens, and with which permissions.
     pub apps: Vec<AppRegistration>,
+    /// The App Service managed-identity endpoint (`/msi/token`); `None` = the tenant has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_identity: Option<ManagedIdentity>,
+    /// Users (graph-behaviour §2).
     #[serde(default)]
     pub users: Vec<User>,
+    /// Groups and their direct members (graph-behaviour §3).
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// The tenant's `deviceRegistrationPolicy` (graph-behaviour §1).
     pub device_registration_policy: DeviceRegistrationPolicy,
+    /// Registered Autopilot devices, `windowsAutopilotDeviceIdentities` (graph-behaviour §6).
     #[serde(default)]
     pub autopilot_devices: Vec<AutopilotDevice>,
+    /// Import records, `importedWindowsAutopilotDeviceIdentities` (graph-behaviour §5).
     #[serde(default)]
     pub imported_autopilot_devices: Vec<ImportedDevice>,
     /// Serials another tenant already registered: importing one ends in `ZtdDeviceAssignedToOtherTenant`.
     #[serde(default)]
     pub other_tenant_serials: Vec<String>,
+    /// Entra device objects, `/devices` (graph-behaviour §8).
     #[serde(default)]
     pub entra_devices: Vec<EntraDevice>,
+    /// Autopilot deployment profiles (graph-behaviour §18).
     #[serde(default)]
     pub deployment_profiles: Vec<DeploymentProfile>,
+    /// Enrollment Status Pages, listed among `deviceEnrollmentConfigurations` (graph-behaviour §10).
     #[serde(default)]
     pub enrollment_status_pages: Vec<EnrollmentStatusPage>,
     /// MDM auto-enrollment policies (graph-behaviour §10); Intune's has id `0000000a-0000-0000-c000-000000000000`.
     #[serde(default)]
     pub mobile_device_management_policies: Vec<MdmPolicy>,
+    /// Corporate identifiers, `importedDeviceIdentities` (graph-behaviour §9).
     #[serde(default)]
     pub corporate_identifiers: Vec<CorporateIdentifier>,
+    /// `windowsAutopilotSettings`: the state of the Autopilot sync (graph-behaviour §7).
     #[serde(default)]
     pub autopilot_settings: AutopilotSettings,
     /// Faults active from start; `PUT /_emulator/faults` replaces them at run time.
@@ -65,10 +78,13 @@ impl Fixture {
     }
 }
 
+/// The tenant's identity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TenantInfo {
+    /// Tenant id (a GUID): the `tid` of issued tokens.
     pub id: String,
+    /// The tenant's display name.
     #[serde(default)]
     pub display_name: String,
     /// Verified domains; the first is the default. A token may name the tenant by any of them.
@@ -80,8 +96,11 @@ pub struct TenantInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppRegistration {
+    /// The registration's display name.
     pub display_name: String,
+    /// Application (client) id: `client_id` of token requests, `appid` of its tokens.
     pub client_id: String,
+    /// Its client secret; `None` = it has none (as a public client).
     #[serde(default)]
     pub client_secret: Option<String>,
     /// Application permissions (`roles` of its app-only tokens).
@@ -96,6 +115,7 @@ pub struct AppRegistration {
     /// The secret exists but has expired: using it answers AADSTS7000222.
     #[serde(default)]
     pub client_secret_expired: bool,
+    /// Federated credentials: external tokens it may present instead of a secret.
     #[serde(default)]
     pub federated_credentials: Vec<FederatedCredential>,
 }
@@ -104,8 +124,11 @@ pub struct AppRegistration {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FederatedCredential {
+    /// The `iss` the external token must carry.
     pub issuer: String,
+    /// The `sub` the external token must carry.
     pub subject: String,
+    /// Accepted `aud` values of the external token (default `api://AzureADTokenExchange`).
     #[serde(default = "default_wif_audiences")]
     pub audiences: Vec<String>,
 }
@@ -118,31 +141,44 @@ fn default_wif_audiences() -> Vec<String> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ManagedIdentity {
+    /// The value the `x-identity-header` request header must carry.
     pub identity_header: String,
     /// Client id of the app registration a system-assigned identity maps to.
     pub client_id: String,
 }
 
+/// A user (graph-behaviour §2); a field documented as a `graphProperty` is served under that name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct User {
+    /// Object id (also a key of `/users/{key}`).
     pub id: String,
+    /// `userPrincipalName`: the other key `/users/{key}` accepts (graph-behaviour §2).
     pub user_principal_name: String,
+    /// `displayName`.
     pub display_name: String,
+    /// `givenName`.
     #[serde(default)]
     pub given_name: Option<String>,
+    /// `surname`.
     #[serde(default)]
     pub surname: Option<String>,
+    /// `mail` (graph-behaviour §17).
     #[serde(default)]
     pub mail: Option<String>,
+    /// `jobTitle`.
     #[serde(default)]
     pub job_title: Option<String>,
+    /// `employeeId`, filterable with `eq` and `startsWith` (graph-behaviour §2).
     #[serde(default)]
     pub employee_id: Option<String>,
+    /// `department`.
     #[serde(default)]
     pub department: Option<String>,
+    /// `accountEnabled` (default true); a disabled user cannot sign in.
     #[serde(default = "yes")]
     pub account_enabled: bool,
+    /// `userType`: `Guest` for a B2B guest; `None` is served as `Member`.
     #[serde(default)]
     pub user_type: Option<String>,
     /// Simulated HR provisioning lag: the user is invisible (404) for this long after load.
@@ -167,22 +203,31 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// A group (graph-behaviour §3): security, Microsoft 365 (`Unified`) or dynamic.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Group {
+    /// Object id: the `{group-id}` of member reads and writes.
     pub id: String,
+    /// `displayName`.
     pub display_name: String,
+    /// `description`.
     #[serde(default)]
     pub description: Option<String>,
+    /// `mailNickname`.
     #[serde(default)]
     pub mail_nickname: Option<String>,
+    /// `securityEnabled` (default true): only security groups can hold devices (graph-behaviour §3).
     #[serde(default = "yes")]
     pub security_enabled: bool,
+    /// `mailEnabled`.
     #[serde(default)]
     pub mail_enabled: bool,
     /// `Unified` = Microsoft 365 group; `DynamicMembership` = rule-based (no direct writes).
     #[serde(default)]
     pub group_types: Vec<String>,
+    /// `membershipRule` of a dynamic group. The emulator evaluates device rules on `physicalIds`
+    /// (graph-behaviour §8) and `user.department|employeeId|jobTitle -eq "…"`; any other rule matches nothing.
     #[serde(default)]
     pub membership_rule: Option<String>,
     /// Role-assignable: member writes also need RoleManagement.ReadWrite.Directory (graph-behaviour §3).
@@ -197,10 +242,12 @@ pub struct Group {
 }
 
 impl Group {
-    pub fn is_dynamic(&self) -> bool {
+    /// Rule-based membership (`groupTypes` has `DynamicMembership`): no direct member writes.
+    pub(crate) fn is_dynamic(&self) -> bool {
         self.group_types.iter().any(|t| t == "DynamicMembership")
     }
-    pub fn is_unified(&self) -> bool {
+    /// A Microsoft 365 group (`groupTypes` has `Unified`): devices cannot be members.
+    pub(crate) fn is_unified(&self) -> bool {
         self.group_types.iter().any(|t| t == "Unified")
     }
 }
@@ -209,43 +256,63 @@ impl Group {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeviceRegistrationPolicy {
+    /// `userDeviceQuota`; a PUT without it sets it to 0 (graph-behaviour §1).
     pub user_device_quota: i64,
+    /// `multiFactorAuthConfiguration`: `notRequired` or `required`.
     pub multi_factor_auth_configuration: String,
+    /// `azureADRegistration`, as JSON; a PUT may not change it (Intune is enabled).
     #[serde(rename = "azureADRegistration")]
     pub azure_ad_registration: Value,
+    /// `azureADJoin` as JSON: who may join devices (`allowedToJoin`) and `localAdmins`.
     #[serde(rename = "azureADJoin")]
     pub azure_ad_join: Value,
+    /// `localAdminPassword` (LAPS settings), as JSON.
     pub local_admin_password: Value,
 }
 
+/// A `windowsAutopilotDeviceIdentity`: a registered Autopilot device (graph-behaviour §6).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutopilotDevice {
+    /// `id`: the key of `windowsAutopilotDeviceIdentities/{id}` and an import's `deviceRegistrationId`.
     pub id: String,
+    /// `serialNumber`.
     pub serial_number: String,
+    /// The hardware hash it was registered with (base64). Not served; a later import of the same
+    /// hash ends in `ZtdDeviceAlreadyAssigned` (graph-behaviour §5).
     #[serde(default)]
     pub hardware_identifier: Option<String>,
+    /// `groupTag`; its Entra device carries it as `[OrderID]:<groupTag>` (graph-behaviour §8).
     #[serde(default)]
     pub group_tag: String,
+    /// `purchaseOrderIdentifier`.
     #[serde(default)]
     pub purchase_order_identifier: String,
+    /// `productKey`.
     #[serde(default)]
     pub product_key: String,
+    /// `manufacturer`.
     #[serde(default)]
     pub manufacturer: Option<String>,
+    /// `model`.
     #[serde(default)]
     pub model: Option<String>,
+    /// `enrollmentState` (default `notContacted`); an `enrolled` device cannot be deleted (graph-behaviour §6).
     #[serde(default = "not_contacted")]
     pub enrollment_state: String,
     /// Entra `device.deviceId`; `None` until the Entra device object has appeared.
     #[serde(default)]
     pub azure_active_directory_device_id: Option<String>,
+    /// `userPrincipalName` of the assigned user; empty when none.
     #[serde(default)]
     pub user_principal_name: String,
+    /// `addressableUserName`: the friendly name shown at OOBE (graph-behaviour §6).
     #[serde(default)]
     pub addressable_user_name: String,
+    /// `displayName`.
     #[serde(default)]
     pub display_name: String,
+    /// `managedDeviceId` of its Intune managed device; `None` is served as the all-zero GUID.
     #[serde(default)]
     pub managed_device_id: Option<String>,
 }
@@ -258,17 +325,25 @@ fn not_contacted() -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportedDevice {
+    /// `id` of the import record.
     pub id: String,
+    /// `serialNumber` as uploaded.
     pub serial_number: String,
+    /// `hardwareIdentifier`: the hardware hash as uploaded (base64, graph-behaviour §5).
     pub hardware_identifier: String,
+    /// `groupTag`, carried over to the Autopilot device.
     #[serde(default)]
     pub group_tag: String,
+    /// `productKey`.
     #[serde(default)]
     pub product_key: String,
+    /// `importId`.
     #[serde(default)]
     pub import_id: String,
+    /// `assignedUserPrincipalName`, carried over as the device's `userPrincipalName`.
     #[serde(default)]
     pub assigned_user_principal_name: String,
+    /// `state`: progress and outcome of the import.
     pub state: ImportState,
     /// When the background import settles; `None` once it has.
     #[serde(skip)]
@@ -278,15 +353,21 @@ pub struct ImportedDevice {
     pub(crate) duplicate_in_upload: bool,
 }
 
+/// An `importedWindowsAutopilotDeviceIdentityState` (graph-behaviour §5).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportState {
+    /// `deviceImportStatus`: `unknown` while the import runs, then `complete` or `error`.
     pub device_import_status: String,
+    /// `deviceRegistrationId`: once complete, the id of the Autopilot device it produced.
     pub device_registration_id: String,
+    /// `deviceErrorCode`: 0 on success (graph-behaviour §5 lists the codes known).
     pub device_error_code: i64,
+    /// `deviceErrorName`, e.g. `ZtdDeviceAlreadyAssigned`: what a client should decide on (graph-behaviour §5).
     pub device_error_name: String,
 }
 
+/// An Entra `device` object (graph-behaviour §8).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EntraDevice {
@@ -294,15 +375,21 @@ pub struct EntraDevice {
     pub id: String,
     /// Alternate key set by device registration; what Autopilot calls `azureActiveDirectoryDeviceId`.
     pub device_id: String,
+    /// `displayName`.
     pub display_name: String,
+    /// `operatingSystem` (default `Windows`).
     #[serde(default = "windows")]
     pub operating_system: String,
+    /// `operatingSystemVersion`.
     #[serde(default)]
     pub operating_system_version: Option<String>,
+    /// `accountEnabled` (default true).
     #[serde(default = "yes")]
     pub account_enabled: bool,
+    /// `physicalIds`, e.g. `[ZTDID]:<id>`, `[OrderID]:<groupTag>`: what dynamic rules match (graph-behaviour §8).
     #[serde(default)]
     pub physical_ids: Vec<String>,
+    /// `trustType`.
     #[serde(default)]
     pub trust_type: Option<String>,
     /// A device created by an import stays invisible until this instant.
@@ -317,34 +404,49 @@ fn windows() -> String {
     "Windows".into()
 }
 
+/// An Autopilot deployment profile, served as a user-driven Entra join profile (graph-behaviour §18).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentProfile {
+    /// `id`.
     pub id: String,
+    /// `displayName`.
     pub display_name: String,
+    /// `description`.
     #[serde(default)]
     pub description: String,
+    /// `deviceNameTemplate`, e.g. `CON-%SERIAL%`.
     #[serde(default)]
     pub device_name_template: String,
+    /// Groups it is assigned to, served as its `assignments` (`groupAssignmentTarget`s).
     #[serde(default)]
     pub assigned_group_ids: Vec<String>,
 }
 
+/// An Enrollment Status Page, a `windows10EnrollmentCompletionPageConfiguration` (graph-behaviour §10).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnrollmentStatusPage {
+    /// `id`.
     pub id: String,
+    /// `displayName`.
     pub display_name: String,
+    /// `priority`.
     #[serde(default)]
     pub priority: i64,
+    /// `showInstallationProgress` (beta only).
     #[serde(default)]
     pub show_installation_progress: bool,
+    /// `installProgressTimeoutInMinutes` (beta only).
     #[serde(default)]
     pub install_progress_timeout_in_minutes: i64,
+    /// `trackInstallProgressForAutopilotOnly` (beta only).
     #[serde(default)]
     pub track_install_progress_for_autopilot_only: bool,
+    /// `allowNonBlockingAppInstallation`.
     #[serde(default)]
     pub allow_non_blocking_app_installation: bool,
+    /// Groups it is assigned to, served as its `assignments`.
     #[serde(default)]
     pub assigned_group_ids: Vec<String>,
 }
@@ -353,20 +455,28 @@ pub struct EnrollmentStatusPage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MdmPolicy {
+    /// `id`; Intune's policy is `0000000a-0000-0000-c000-000000000000`.
     pub id: String,
+    /// `displayName`.
     pub display_name: String,
+    /// `description`.
     #[serde(default)]
     pub description: String,
     /// MDM user scope: None, All, or Some (`selected`: the members of `includedGroupIds`).
     pub applies_to: PolicyScope,
+    /// `includedGroups`, by id: who is in scope when `appliesTo` is `selected`.
     #[serde(default)]
     pub included_group_ids: Vec<String>,
+    /// `complianceUrl`.
     #[serde(default)]
     pub compliance_url: String,
+    /// `discoveryUrl`.
     #[serde(default)]
     pub discovery_url: String,
+    /// `termsOfUseUrl`.
     #[serde(default)]
     pub terms_of_use_url: String,
+    /// `isValid` (default true).
     #[serde(default = "yes")]
     pub is_valid: bool,
 }
@@ -375,14 +485,18 @@ pub struct MdmPolicy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyScope {
+    /// `none`: no user's devices enroll automatically.
     #[default]
     None,
+    /// `all`: every user's devices enroll automatically.
     All,
+    /// `selected`: the devices of members of the included groups.
     Selected,
 }
 
 impl PolicyScope {
-    pub fn as_str(self) -> &'static str {
+    /// The wire value (`none`, `all`, `selected`).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PolicyScope::None => "none",
             PolicyScope::All => "all",
@@ -395,13 +509,19 @@ impl PolicyScope {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CorporateIdentifier {
+    /// `id`.
     pub id: String,
+    /// `importedDeviceIdentifier`, e.g. `manufacturer,model,serial` (graph-behaviour §9).
     pub imported_device_identifier: String,
+    /// `importedDeviceIdentityType`, e.g. `manufacturerModelSerial`.
     pub imported_device_identity_type: String,
+    /// `description`.
     #[serde(default)]
     pub description: String,
+    /// `createdDateTime`.
     #[serde(default)]
     pub created_date_time: String,
+    /// `lastModifiedDateTime`.
     #[serde(default)]
     pub last_modified_date_time: String,
 }
@@ -410,8 +530,11 @@ pub struct CorporateIdentifier {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutopilotSettings {
+    /// `lastSyncDateTime` (`0001-01-01T00:00:00Z` = never).
     pub last_sync_date_time: String,
+    /// `lastManualSyncTriggerDateTime` (`0001-01-01T00:00:00Z` = never).
     pub last_manual_sync_trigger_date_time: String,
+    /// `syncStatus`: `inProgress` while a sync runs, else `completed`.
     pub sync_status: String,
     #[serde(skip)]
     pub(crate) sync_ends_at: Option<Instant>,

@@ -13,10 +13,11 @@
 //! - `throttle`, `faults`: 429s by budget, injected 503s/hangs/latency; `log`: request log and counters.
 //! - `admin`: `/_emulator/*`; `state`: the shared state and in-process helpers ([`AppState`]).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod admin;
 mod batch;
-pub mod clock;
+mod clock;
 pub mod demo;
 pub mod faults;
 pub mod fixture;
@@ -44,14 +45,15 @@ use axum::routing::{any, get, post};
 pub use faults::{FaultConfig, FaultRule};
 pub use fixture::Fixture;
 pub use log::{Counters, RequestRecord};
-pub use permissions::{PERMISSIONS, Requirement};
 pub use state::{AppState, Timings};
 pub use throttle::{Budget, Family, Kind, Scope, ThrottleConfig};
 
 /// Everything an emulator is started with.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
+    /// Address to bind (port 0 = any free port; [`RunningEmulator::addr`] tells which).
     pub listen: SocketAddr,
+    /// The tenant served at start and restored by [`AppState::reset`].
     pub fixture: Fixture,
     /// Seeds every random choice (ids, fault draws, batch response order).
     pub seed: u64,
@@ -59,7 +61,9 @@ pub struct EmulatorConfig {
     pub speed: f64,
     /// Default page size of collections (small, so clients must follow `@odata.nextLink`).
     pub page_size: usize,
+    /// Nominal durations of the tenant's asynchronous behaviour (imports, syncs, device appearance).
     pub timings: Timings,
+    /// The throttling model at start (graph-behaviour §11); [`AppState::set_throttle`] replaces it.
     pub throttle: ThrottleConfig,
     /// Faults at start; `None` = the fixture's (if any).
     pub faults: Option<FaultConfig>,
@@ -145,6 +149,7 @@ impl RunningEmulator {
         })
     }
 
+    /// The address actually bound (the port chosen when `listen` asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -164,9 +169,11 @@ impl RunningEmulator {
     pub fn ca_pem(&self) -> String {
         self.ca_pem.clone()
     }
+    /// The request log, oldest first (the same records as `GET /_emulator/requests`).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.requests()
     }
+    /// Aggregates over every request since start or reset (`GET /_emulator/counters`).
     pub fn counters(&self) -> Counters {
         self.state.counters()
     }
@@ -174,6 +181,7 @@ impl RunningEmulator {
     pub fn writes_to(&self, template_suffix: &str) -> usize {
         self.state.writes_to(template_suffix)
     }
+    /// A handle on the live state, to inspect or change the tenant, faults and throttling in-process.
     pub fn state(&self) -> AppState {
         self.state.clone()
     }

@@ -10,6 +10,7 @@
 
 /// One row: `method template` needs every group in `all_of`, each by any of its members.
 pub struct Requirement {
+    /// HTTP method (`GET`, `POST`, …).
     pub method: &'static str,
     /// Version-less template, as in the route table (`/groups/{id}/members/$ref`).
     pub template: &'static str,
@@ -121,6 +122,7 @@ const fn mdm_read(template: &'static str) -> Requirement {
 
 const IMPORTS: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 
+/// The table: exactly one row per route of the route table (a unit test checks both ways).
 pub static PERMISSIONS: &[Requirement] = &[
     // graph-behaviour §2 users
     r("GET", "/users", &[USER_READ]),

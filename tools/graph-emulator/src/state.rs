@@ -56,8 +56,8 @@ pub struct World {
     pub page_size: usize,
     pub faults: FaultConfig,
     pub throttle_config: ThrottleConfig,
-    pub throttle: ThrottleState,
-    pub log: RequestLog,
+    pub(crate) throttle: ThrottleState,
+    pub(crate) log: RequestLog,
 }
 
 impl World {
@@ -134,6 +134,7 @@ impl AppState {
         self.0.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The current tenant's id (the `tid` tokens must carry).
     pub fn tenant_id(&self) -> String {
         self.world().tenant.tenant.id.clone()
     }
@@ -162,10 +163,12 @@ impl AppState {
         self.load_fixture(self.0.initial.clone());
     }
 
+    /// Replaces the fault set (as `PUT /_emulator/faults`).
     pub fn set_faults(&self, faults: FaultConfig) {
         self.world().faults = faults;
     }
 
+    /// The faults now in force (as `GET /_emulator/faults`).
     pub fn faults(&self) -> FaultConfig {
         self.world().faults.clone()
     }
@@ -177,18 +180,22 @@ impl AppState {
         w.throttle = ThrottleState::default();
     }
 
+    /// The throttling model now in force (as `GET /_emulator/throttle`).
     pub fn throttle(&self) -> ThrottleConfig {
         self.world().throttle_config.clone()
     }
 
+    /// Replaces the nominal durations (as `PUT /_emulator/timings`).
     pub fn set_timings(&self, timings: Timings) {
         self.world().timings = timings;
     }
 
+    /// The request log, oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.world().log.records()
     }
 
+    /// Aggregates over every request since start or the last reset.
     pub fn counters(&self) -> Counters {
         self.world().log.counters()
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Speed, format_retry_after, retry_after_as_sent};
 
+/// The workload a request belongs to; each has its own budgets (graph-behaviour §11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Family {
@@ -23,6 +24,7 @@ pub enum Family {
     Intune,
 }
 
+/// What a budget counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Kind {
@@ -34,6 +36,7 @@ pub enum Kind {
     ResourceUnits,
 }
 
+/// Whose requests a budget counts together; named as in Graph's `x-ms-throttle-scope` header (graph-behaviour §11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum Scope {
@@ -48,11 +51,16 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Budget {
+    /// The workload whose requests are charged.
     pub family: Family,
+    /// What one request costs: a write, a request, or its resource units.
     pub kind: Kind,
+    /// Per app (the default) or for all apps of the tenant.
     #[serde(default)]
     pub scope: Scope,
+    /// Units allowed per window; the request that would exceed it gets 429.
     pub limit: u64,
+    /// Length of the fixed window in nominal seconds (divided by speed).
     pub window_secs: f64,
 }
 
@@ -60,7 +68,9 @@ pub struct Budget {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ThrottleConfig {
+    /// `false` = nothing is throttled (`--no-throttle`).
     pub enabled: bool,
+    /// Every budget a request of the matching family is charged against.
     pub budgets: Vec<Budget>,
     /// Share of 429s sent without a Retry-After header (the client must back off by itself).
     #[serde(default)]
@@ -77,7 +87,7 @@ fn yes() -> bool {
 impl ThrottleConfig {
     /// Real Graph sends whole seconds, so at real time (speed 1) so does the emulator; a scaled
     /// wait is a fraction of a second and is sent as one unless fractions are turned off.
-    pub fn fractional_at(&self, speed: Speed) -> bool {
+    pub(crate) fn fractional_at(&self, speed: Speed) -> bool {
         self.fractional_retry_after && speed.factor() != 1.0
     }
 }
@@ -117,19 +127,23 @@ impl Default for ThrottleConfig {
 
 /// What the throttle decided for one request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
+    /// Within every budget: serve it.
     Pass,
     /// 429. `retry_after` is the header text, if any; `early` = came before its last Retry-After.
     Throttled {
+        /// Retry-After header value; `None` = sent without one.
         retry_after: Option<String>,
+        /// A retry of the same request before the Retry-After it was given.
         early: bool,
+        /// `x-ms-throttle-scope` value, e.g. `Tenant_Application/Write/{app}/{tenant}`.
         scope: String,
     },
 }
 
 /// Window counters and the "not before" instants handed out with each 429.
 #[derive(Debug, Default)]
-pub struct ThrottleState {
+pub(crate) struct ThrottleState {
     windows: HashMap<(usize, String), (Instant, u64)>,
     not_before: HashMap<(String, Family), Instant>,
     /// When each refused request (`app method path`) may come back.
@@ -137,18 +151,24 @@ pub struct ThrottleState {
 }
 
 /// One request as the throttle sees it.
-pub struct Charge<'a> {
+pub(crate) struct Charge<'a> {
+    /// Caller's app id (`appid` of the token): the key of per-app budgets.
     pub app: &'a str,
+    /// Caller's tenant id, shown in the throttle scope.
     pub tenant: &'a str,
+    /// Which family's budgets apply.
     pub family: Family,
+    /// Any method but GET: charged against `writes` budgets too.
     pub write: bool,
+    /// Cost against `resourceUnits` budgets (graph-behaviour §11).
     pub resource_units: u64,
     /// `METHOD /path` — what identifies a retry of the same request.
     pub request: &'a str,
 }
 
 impl ThrottleState {
-    pub fn decide(
+    /// Charges the request against the budgets, or refuses it while its scope is throttled.
+    pub(crate) fn decide(
         &mut self,
         cfg: &ThrottleConfig,
         speed: Speed,
