@@ -17,16 +17,21 @@ use crate::wait;
 /// One message as it arrived on a tapped queue.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The routing key it was published with.
     pub routing_key: String,
+    /// The message body as delivered.
     pub body: Vec<u8>,
+    /// AMQP properties (message id, headers, …).
     pub properties: BasicProperties,
 }
 
 impl Received {
+    /// The body parsed as JSON; panics if it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("tapped message is JSON")
     }
 
+    /// The message's headers (empty if it had none).
     pub fn headers(&self) -> FieldTable {
         self.properties.headers().clone().unwrap_or_default()
     }
@@ -36,6 +41,7 @@ impl Received {
         shared::amqp::headers::text(&self.headers(), name).map(str::to_owned)
     }
 
+    /// A header as a number, as `shared::amqp::headers::number` reads it.
     pub fn number_header(&self, name: &str) -> Option<u64> {
         shared::amqp::headers::number(&self.headers(), name)
     }

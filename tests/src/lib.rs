@@ -6,6 +6,7 @@
 //!
 //! - [`wait`]: deadlines instead of sleeps.
 //! - [`broker`]: taps on queues, cutting a test's own connections.
+#![warn(missing_docs)]
 
 pub mod broker;
 pub mod metrics;
@@ -40,8 +41,11 @@ pub const TEST_SPEED: f64 = 200.0;
 
 /// One test's world: an emulator, broker names, a publisher, and a tap on every outcome event.
 pub struct TestEnv {
+    /// `t.<name>.<hex>`: this test's exchange name and the prefix of its queues and temp files.
     pub prefix: String,
+    /// This test's own Graph emulator (demo tenant unless [`TestEnv::spawn_with`] said otherwise).
     pub emulator: RunningEmulator,
+    /// A broker connection publishing to this test's exchange.
     pub publisher: Publisher,
     /// Every `onboarding.*` outcome event published on this test's exchange.
     pub outcomes: Tap,
@@ -62,6 +66,7 @@ impl TestEnv {
         .await
     }
 
+    /// A test world whose emulator starts with `emulator` (its fixture, speed, throttling, faults).
     pub async fn spawn_with(name: &str, emulator: EmulatorConfig) -> TestEnv {
         let telemetry = init_test_telemetry();
         let prefix = format!("t.{name}.{:08x}", rand::random::<u32>());
@@ -280,6 +285,7 @@ impl TestEnv {
         event
     }
 
+    /// Publishes `event` on this test's exchange with `routing_key` (mandatory, confirmed).
     pub async fn publish<T: Serialize>(&self, routing_key: &str, event: &Envelope<T>) {
         self.publisher
             .publish_event(&self.prefix, routing_key, event)
@@ -453,6 +459,7 @@ type RunFuture =
 
 /// A service running in-process on its own task, with its health listener's address.
 pub struct RunningService {
+    /// Address of its HTTP listener (`/healthz`, `/readyz`, `/metrics`).
     pub http: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<Result<(), ServiceError>>,
