@@ -72,7 +72,33 @@ def _service(root, base, name, svc, services, volumes, contract) -> list[str]:
     env = svc.get("environment", {})
     names = env.keys() if isinstance(env, dict) else [e.split("=", 1)[0] for e in env]
     problems += [f"{name}: {p}" for n in names if (p := contract_mod.env_key_problem(contract, n))]
+    problems += _image(name, svc)
+    return problems
+
+
+def _image(name: str, svc: dict) -> list[str]:
+    """A service built here names its Dockerfile stage, and runs a binary that stage has: the
+    emulator only from the emulator stage, everything else from the production one."""
+    build = svc.get("build")
+    if not build:
+        return []
+    target = build.get("target") if isinstance(build, dict) else None
     command = svc.get("entrypoint") or svc.get("command")
-    if svc.get("build") and isinstance(command, list) and command[0] not in contract_mod.BINARIES:
-        problems.append(f"{name}: command {command[0]} is not a binary of the image")
+    binary = command[0] if isinstance(command, list) and command else None
+    if binary == contract_mod.EMULATOR_BINARY:
+        stage, binaries = contract_mod.EMULATOR_STAGE, (contract_mod.EMULATOR_BINARY,)
+    else:
+        stage, binaries = contract_mod.PRODUCTION_STAGE, contract_mod.BINARIES
+    problems = []
+    if target != stage:
+        problems.append(f"{name}: build.target must be {stage!r} (is {target!r})")
+    if binary is not None and binary not in binaries:
+        problems.append(f"{name}: command {binary} is not a binary of the {stage} image")
+    test = (svc.get("healthcheck") or {}).get("test")
+    if binary in contract_mod.ROUTING_KEYS and test is None:
+        problems.append(f"{name}: needs a healthcheck ({binary} --probe ready)")
+    if target == contract_mod.PRODUCTION_STAGE and isinstance(test, list) and test[:1] == ["CMD"] \
+            and test[1:2] != [binary] and binary != "onboardctl":
+        problems.append(f"{name}: healthcheck must run the service's own binary ({binary} --probe ready): "
+                        "the production image is distroless, there is no shell or curl")
     return problems

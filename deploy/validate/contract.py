@@ -11,8 +11,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-# Binaries in the one image (Dockerfile); the container command picks one.
-BINARIES = ("new-hire", "device-purchased", "device-shipped", "graph-emulator", "onboardctl")
+# Binaries of the production image (Dockerfile stage PRODUCTION_STAGE, the last one, what a
+# plain `docker build .` produces); the container command picks one.
+BINARIES = ("new-hire", "device-purchased", "device-shipped", "onboardctl")
+PRODUCTION_STAGE = "runtime"
+# The Graph emulator is test infrastructure and a token issuer: its own stage and image only.
+EMULATOR_BINARY = "graph-emulator"
+EMULATOR_STAGE = "emulator"
 
 # Service -> routing key it consumes (hr / procurement publish these).
 ROUTING_KEYS = {

@@ -18,6 +18,8 @@ from schemas import SchemaSet
 
 KUSTOMIZATIONS = ("base", "overlays/production", "overlays/dev")
 SERVICES = tuple(contract_mod.ROUTING_KEYS)
+# Image names (before kustomize's images: rewrite adds a registry and tag).
+PRODUCTION_IMAGE, EMULATOR_IMAGE = "onboarding", "onboarding-emulator"
 AZURE_CLIENT_ID = "azure.workload.identity/client-id"
 
 
@@ -57,6 +59,24 @@ def check_objects(docs: list[dict], schemas: SchemaSet) -> list[str]:
     return problems
 
 
+def check_retained(docs: list[dict], schemas: SchemaSet) -> list[str]:
+    """Broker objects outlive their Kubernetes objects: every RabbitMQ topology object whose
+    operator version (the vendored CRD) offers spec.deletionPolicy sets it to retain, so a
+    deleted object or kustomization never deletes a queue with hires in it. Today that is
+    Queue and Vhost; the Exchange CRD has no such field yet (docs/operations.md, "Changing the
+    broker topology"), and this check covers it as soon as a vendored CRD that has one does."""
+    problems = []
+    for doc in docs:
+        api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
+        if not api_version.startswith("rabbitmq.com/"):
+            continue
+        if "deletionPolicy" in schemas.crd_spec_fields(api_version, kind) \
+                and doc.get("spec", {}).get("deletionPolicy") != "retain":
+            problems.append(f"{kind}/{doc['metadata']['name']}: spec.deletionPolicy must be retain "
+                            "(deleting the object must not delete it in RabbitMQ)")
+    return problems
+
+
 # === semantic checks ===
 
 def check_render(docs: list[dict], contract: contract_mod.Contract, rendered: bool, overlay: str) -> list[str]:
@@ -64,6 +84,7 @@ def check_render(docs: list[dict], contract: contract_mod.Contract, rendered: bo
     for doc in docs:
         by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
     problems = _no_secret_values(docs)
+    problems += _images(docs, overlay)
     problems += _topology(by_kind, contract)
     problems += _permissions(by_kind, contract)
     for service in SERVICES:
@@ -74,6 +95,29 @@ def check_render(docs: list[dict], contract: contract_mod.Contract, rendered: bo
 def _no_secret_values(docs: list[dict]) -> list[str]:
     return [f"Secret/{d['metadata']['name']}: secret values must not be committed"
             for d in docs if d["kind"] == "Secret" and (d.get("data") or d.get("stringData"))]
+
+
+def _image_name(image: str) -> str:
+    """registry.example.com/onboarding/onboarding-emulator:dev -> onboarding-emulator"""
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def _images(docs: list[dict], overlay: str) -> list[str]:
+    """The emulator runs from its own image and only in the dev overlay; nothing else runs from it."""
+    problems = []
+    for doc in docs:
+        pod = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            where = f"{doc['kind']}/{doc['metadata']['name']} container {c['name']}"
+            is_emulator = (c.get("command") or [None])[0] == contract_mod.EMULATOR_BINARY
+            image = _image_name(c.get("image", ""))
+            if is_emulator and overlay != "overlays/dev":
+                problems.append(f"{where}: the Graph emulator belongs to the dev overlay only")
+            if is_emulator and image != EMULATOR_IMAGE:
+                problems.append(f"{where}: the emulator runs from image {EMULATOR_IMAGE}, not {image}")
+            if not is_emulator and image == EMULATOR_IMAGE:
+                problems.append(f"{where}: image {EMULATOR_IMAGE} is for the emulator only")
+    return problems
 
 
 def _topology(by_kind: dict, contract: contract_mod.Contract) -> list[str]:

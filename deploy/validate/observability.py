@@ -22,12 +22,41 @@ _GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"
 
 def markdown_anchors(path: Path) -> set[str]:
     """GitHub-style heading slugs of a markdown file."""
-    anchors = set()
+    return set(markdown_sections(path))
+
+
+def markdown_sections(path: Path) -> dict[str, str]:
+    """Heading slug -> the text under that heading, up to the next heading. Lines inside
+    fenced code blocks (a shell comment starts with #) are text, not headings."""
+    sections: dict[str, str] = {}
+    current, fenced = None, False
     for line in path.read_text().splitlines():
-        if m := re.match(r"^#{1,6}\s+(.*)$", line):
-            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
-            anchors.add(slug)
-    return anchors
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        m = None if fenced else re.match(r"^#{1,6}\s+(.*)$", line)
+        if m:
+            current = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            sections[current] = ""
+        elif current is not None:
+            sections[current] += line + "\n"
+    return sections
+
+
+def _runbook_problems(name: str, ann: dict, anchors: set[str], sections: dict[str, str]) -> list[str]:
+    """annotations.runbook_url (the name Alertmanager templates and Grafana link) ends in
+    docs/operations.md#<heading>; a prefix (the repository's web address) is allowed. The
+    section says what the alert means and what to do."""
+    if "runbook" in ann:
+        return [f"{name}: annotation runbook is spelt runbook_url"]
+    runbook = ann.get("runbook_url", "")
+    anchor = runbook.partition("docs/operations.md#")[2]
+    if not anchor:
+        return [f"{name}: annotations.runbook_url must point at docs/operations.md#<section>"]
+    if anchor not in anchors:
+        return [f"{name}: runbook_url anchor #{anchor} is not a heading of docs/operations.md"]
+    if "**Meaning**" not in sections.get(anchor, ""):
+        return [f"{name}: the runbook section #{anchor} must say what the alert means (**Meaning**)"]
+    return []
 
 
 def check_markdown_links(path: Path) -> tuple[list[str], str]:
@@ -54,6 +83,7 @@ def check_alerts(path: Path, docs: Path, promtool_bin: str | None) -> tuple[list
         if not ok:
             problems.append(f"promtool check rules: {out}")
     anchors = markdown_anchors(docs) if docs.exists() else set()
+    sections = markdown_sections(docs) if docs.exists() else {}
     rules = [r for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]]
     for rule in rules:
         name = rule.get("alert") or rule.get("record")
@@ -65,12 +95,7 @@ def check_alerts(path: Path, docs: Path, promtool_bin: str | None) -> tuple[list
             problems.append(f"{name}: label severity must be page, ticket or info")
         if not ann.get("summary") or not ann.get("description"):
             problems.append(f"{name}: needs summary and description annotations")
-        runbook = ann.get("runbook", "")
-        anchor = runbook.partition("docs/operations.md#")[2]
-        if not anchor:
-            problems.append(f"{name}: runbook must point at docs/operations.md#<section>")
-        elif anchor not in anchors:
-            problems.append(f"{name}: runbook anchor #{anchor} is not a heading of docs/operations.md")
+        problems += _runbook_problems(name, ann, anchors, sections)
     tests = path.with_name(path.stem + ".test.yaml")
     if promtool_bin and tests.exists():
         ok, out = promtool(promtool_bin, "test", "rules", str(tests))

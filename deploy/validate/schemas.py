@@ -42,6 +42,11 @@ class SchemaSet:
         return [f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
                 for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path)))]
 
+    def crd_spec_fields(self, api_version: str, kind: str) -> set[str]:
+        """The spec fields a vendored CRD defines for this kind (empty for core kinds)."""
+        schema = self._crds.get((api_version, kind), {})
+        return set(schema.get("properties", {}).get("spec", {}).get("properties", {}))
+
     def _validator_for(self, api_version: str, kind: str):
         if (api_version, kind) in self._crds:
             schema = self._crds[(api_version, kind)]

@@ -99,6 +99,7 @@ def _kubernetes(command, directory, overlay, schemas, contract):
     else:
         docs, note, problems = k8s.render(command, directory), f"rendered with {' '.join(command)}", []
     problems += k8s.check_objects(docs, schemas)
+    problems += k8s.check_retained(docs, schemas)
     if docs:
         problems += k8s.check_render(docs, contract, command is not None, overlay)
     kinds = sorted({d["kind"] for d in docs})

@@ -4,7 +4,12 @@
 //! [`serve`]; its `main.rs` only loads settings, installs telemetry and waits for a signal.
 //!
 //! Not for: anything one service does differently (its handler, its start-up checks).
+//!
+//! - [`probe`]: `<service> --probe live|ready`, a health check without shell or curl.
 #![forbid(unsafe_code)]
+
+pub mod probe;
+pub use probe::{ProbeKind, probe_exit};
 
 use std::sync::Arc;
 

@@ -33,3 +33,5 @@ mod cli_dead;
 mod cli_preflight;
 // onboardctl status: users and devices ready, pending or blocked; HR start dates.
 mod cli_status;
+// `<service> --probe live|ready`, the health check of the distroless image: exit codes.
+mod probe;

@@ -1,0 +1,250 @@
+//! `<service> --probe live|ready`: the service binary checks a running instance of itself on
+//! this machine, so a health check needs no shell and no curl (the production image is
+//! distroless). It reads the same settings as the service (`--config`, then
+//! `ONBOARDING__*`), GETs `/healthz` (live) or `/readyz` (ready) at `http.listen`, and exits 0
+//! when the answer is 200, 1 otherwise, with one line saying what it saw.
+//!
+//! Not for: Kubernetes, whose kubelet GETs the same paths itself (httpGet probes), nor for
+//! anything but the loopback: a listener on `0.0.0.0` is probed on `127.0.0.1`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use shared::config::Service;
+
+/// Below Docker's and compose's usual 3 s healthcheck timeout, so the probe reports its own
+/// reason instead of being killed without one.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Enough for the status line and `/readyz`'s JSON; a longer answer is cut, not an error.
+const MAX_RESPONSE: u64 = 16 * 1024;
+
+/// Which endpoint a probe asks: `live` = `/healthz` (the process serves HTTP), `ready` =
+/// `/readyz` (broker connected and a Graph token obtainable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Live,
+    Ready,
+}
+
+impl ProbeKind {
+    pub fn path(self) -> &'static str {
+        match self {
+            ProbeKind::Live => "/healthz",
+            ProbeKind::Ready => "/readyz",
+        }
+    }
+}
+
+impl FromStr for ProbeKind {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw {
+            "live" => Ok(ProbeKind::Live),
+            "ready" => Ok(ProbeKind::Ready),
+            _ => Err(format!("expected live or ready, got {raw:?}")),
+        }
+    }
+}
+
+/// Why a probe did not find the service healthy.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Config(#[from] shared::config::ConfigError),
+    #[error(
+        "http.listen {0} has port 0: the service picks any free port, there is nothing fixed to probe"
+    )]
+    NoFixedPort(SocketAddr),
+    #[error("GET {url}: {source}")]
+    Unreachable { url: String, source: std::io::Error },
+    #[error("GET {url}: no answer within {PROBE_TIMEOUT:?}")]
+    Timeout { url: String },
+    #[error("GET {url}: not an HTTP response: {head:?}")]
+    NotHttp { url: String, head: String },
+    #[error("GET {url}: {status} {body}")]
+    Unhealthy {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// The body of `main` for `--probe`: loads the settings as the service would, probes, prints
+/// one line (stdout when healthy, stderr when not) and returns the exit code.
+pub async fn probe_exit(service: Service, config: Option<&Path>, kind: ProbeKind) -> ExitCode {
+    let probed = match shared::config::load(config, std::env::vars().collect()) {
+        Ok(settings) => probe(settings.http.listen, kind).await,
+        Err(e) => Err(e.into()),
+    };
+    let name = service.name();
+    match probed {
+        Ok(url) => {
+            println!("{name}: healthy: GET {url}: 200");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: unhealthy: {}", crate::error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// GETs `kind`'s path from the listener at `listen`; `Ok` with the URL when it answered 200.
+pub async fn probe(listen: SocketAddr, kind: ProbeKind) -> Result<String, ProbeError> {
+    let target = probe_address(listen)?;
+    let url = format!("http://{target}{}", kind.path());
+    match tokio::time::timeout(PROBE_TIMEOUT, get(target, kind.path())).await {
+        Err(_) => Err(ProbeError::Timeout { url }),
+        Ok(Err(source)) => Err(ProbeError::Unreachable { url, source }),
+        Ok(Ok(response)) => match parse_status(&response) {
+            None => Err(ProbeError::NotHttp {
+                url,
+                head: first_line(&response),
+            }),
+            Some(200) => Ok(url),
+            Some(status) => Err(ProbeError::Unhealthy {
+                url,
+                status,
+                body: body_of(&response),
+            }),
+        },
+    }
+}
+
+/// Where a client on this machine reaches a listener bound to `listen`.
+fn probe_address(listen: SocketAddr) -> Result<SocketAddr, ProbeError> {
+    if listen.port() == 0 {
+        return Err(ProbeError::NoFixedPort(listen));
+    }
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Ok(SocketAddr::new(ip, listen.port()))
+}
+
+// HTTP/1.1 with `Connection: close` by hand: one loopback GET whose status line is all we
+// read does not justify an HTTP client in every service's dependency tree.
+async fn get(target: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(target).await?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: onboarding-probe\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.take(MAX_RESPONSE).read_to_end(&mut response).await?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+/// `HTTP/1.1 503 Service Unavailable` -> 503.
+fn parse_status(response: &str) -> Option<u16> {
+    let mut parts = response.lines().next()?.splitn(3, ' ');
+    let version = parts.next()?;
+    let code = parts.next()?;
+    if !version.starts_with("HTTP/") || code.len() != 3 {
+        return None;
+    }
+    code.parse().ok()
+}
+
+fn first_line(response: &str) -> String {
+    response.lines().next().unwrap_or("").to_owned()
+}
+
+/// The body on one line, short enough for `docker inspect`'s health log.
+fn body_of(response: &str) -> String {
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A listener that answers every connection with `response`, then closes it.
+    async fn answering(response: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn ready_probe_succeeds_on_200() {
+        let addr = answering("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n").await;
+
+        let probed = probe(addr, ProbeKind::Ready).await;
+
+        assert_eq!(probed.expect("healthy"), format!("http://{addr}/readyz"));
+    }
+
+    #[tokio::test]
+    async fn ready_probe_fails_on_503_and_reports_the_checks() {
+        let body = r#"{"ready":false,"checks":{"broker":false}}"#;
+        let addr = answering(
+            "HTTP/1.1 503 Service Unavailable\r\n\r\n{\"ready\":false,\"checks\":{\"broker\":false}}",
+        )
+        .await;
+
+        let err = probe(addr, ProbeKind::Ready).await.expect_err("unhealthy");
+
+        assert!(
+            matches!(&err, ProbeError::Unhealthy { status: 503, body: b, .. } if b == body),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn probe_fails_when_nothing_listens() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        drop(listener);
+
+        let err = probe(addr, ProbeKind::Live)
+            .await
+            .expect_err("nothing there");
+
+        assert!(matches!(err, ProbeError::Unreachable { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn unspecified_listen_address_is_probed_on_loopback_and_port_0_is_refused() {
+        let any: SocketAddr = "0.0.0.0:9464".parse().expect("addr");
+        let any6: SocketAddr = "[::]:9464".parse().expect("addr");
+        assert_eq!(
+            probe_address(any).expect("fixed").to_string(),
+            "127.0.0.1:9464"
+        );
+        assert_eq!(
+            probe_address(any6).expect("fixed").to_string(),
+            "[::1]:9464"
+        );
+        let zero: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        assert!(matches!(
+            probe_address(zero),
+            Err(ProbeError::NoFixedPort(_))
+        ));
+    }
+
+    #[test]
+    fn probe_kind_parses_live_and_ready_only() {
+        assert_eq!("live".parse(), Ok(ProbeKind::Live));
+        assert_eq!("ready".parse(), Ok(ProbeKind::Ready));
+        assert!("healthz".parse::<ProbeKind>().is_err());
+    }
+}
