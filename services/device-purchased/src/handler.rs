@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::{AutopilotDevice, AutopilotDeviceId, DeviceObjectId, EntraDeviceId};
 use serde::Serialize;
 use shared::config::DevicePurchasedSettings;
@@ -200,7 +200,7 @@ impl Progress {
 /// Registers a purchased device with Autopilot and puts it in the device group. Safe to repeat.
 #[tracing::instrument(skip_all, fields(device.serial = %purchase.serial_number, order.id = %purchase.order_id, registration = Empty))]
 pub async fn handle(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     progress: &Progress,
     purchase: &DevicePurchased,
@@ -226,7 +226,7 @@ pub async fn handle(
 }
 
 async fn converge_purchase(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     progress: &Progress,
     purchase: &DevicePurchased,
@@ -247,7 +247,7 @@ async fn converge_purchase(
 
 /// Steps 1–4. `None` in shadow mode, where the import was only pretended.
 async fn register(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     progress: &Progress,
     purchase: &DevicePurchased,
@@ -284,7 +284,7 @@ async fn register(
 
 /// Steps 1b and 4 on a registered device: group tag, Entra device object, device group.
 async fn converge(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     progress: &Progress,
     purchase: &DevicePurchased,
@@ -324,7 +324,7 @@ async fn converge(
 /// Asks for a (coalesced) Autopilot sync once the device has been late for `sync_after` since
 /// this process saw it registered. A failed request is logged, not fatal: sync only hurries.
 async fn sync_if_late(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     progress: &Progress,
     serial: &SerialNumber,
@@ -348,7 +348,7 @@ async fn sync_if_late(
 /// What the outcome reports about the deployment profile: informational, so a failed (beta)
 /// read is logged and reported as unknown rather than holding the device back.
 async fn profile_assignment_status(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     device: &AutopilotDevice,
 ) -> Option<String> {
     match graph.autopilot_profile_assignment_status(&device.id).await {

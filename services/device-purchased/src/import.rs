@@ -9,7 +9,7 @@
 //!
 //! Not for: what happens once the device is registered (`handler.rs`).
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::{AutopilotDevice, ImportId, ImportOutcome, ImportedDevice, NewImport};
 use serde::Serialize;
 use shared::events::DevicePurchased;
@@ -60,7 +60,7 @@ pub enum Registration {
 /// registered and following our import on each delivery until it is complete or failed.
 #[tracing::instrument(skip_all, fields(serial = %purchase.serial_number, registration = Empty))]
 pub async fn ensure_registered(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     ledger: &ImportLedger,
     purchase: &DevicePurchased,
     hash: &HardwareHash,
@@ -106,7 +106,7 @@ pub async fn ensure_registered(
 /// The one Autopilot device whose serial is exactly `serial` (the client copes with graph-behaviour §6's
 /// filter quirks); several is a tenant problem an admin must resolve.
 pub async fn resolve_autopilot_device(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     serial: &SerialNumber,
 ) -> Result<Option<AutopilotDevice>, DevicePurchasedError> {
     let mut found = graph.autopilot_devices_by_serial(serial).await?;
@@ -121,7 +121,7 @@ pub async fn resolve_autopilot_device(
 
 /// Our import exists but the device is not listed: read how far the import got.
 async fn follow_import(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     ledger: &ImportLedger,
     serial: &SerialNumber,
     ours: Vec<ImportedDevice>,
@@ -181,7 +181,7 @@ async fn follow_import(
 /// still in progress makes the delivery come back later rather than leave it behind.
 #[tracing::instrument(skip_all, fields(serial = %serial, deleted = Empty))]
 pub async fn remove_finished_imports(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     ledger: &ImportLedger,
     serial: &SerialNumber,
     ours: &[ImportedDevice],

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use graph::GraphClient;
 use graph::GraphError;
-use graph::api::GraphApi;
 use graph::model::{ImportId, ImportedDevice, ImportedDeviceId, Removal};
 use shared::ids::SerialNumber;
 
@@ -33,7 +33,7 @@ impl ImportLedger {
     /// Our import records for `serial`, as Graph holds them now.
     pub async fn ours(
         &self,
-        graph: &impl GraphApi,
+        graph: &GraphClient,
         serial: &SerialNumber,
         import_id: &ImportId,
     ) -> Result<Vec<ImportedDevice>, GraphError> {
@@ -80,7 +80,7 @@ impl ImportLedger {
     /// Deletes `records`; Graph's 404 (already gone) counts as done.
     pub async fn delete(
         &self,
-        graph: &impl GraphApi,
+        graph: &GraphClient,
         serial: &SerialNumber,
         records: &[ImportedDevice],
     ) -> Result<usize, GraphError> {
