@@ -5,7 +5,7 @@
 //!
 //! Not for: AMQP, retries or outcome publishing (the shared runtime does those with what
 //! [`DeviceShippedError::class`] says), nor keeping duplicate deliveries apart in time
-//! (`serial_locks.rs`).
+//! (the per-serial lock in `lib.rs`).
 
 use graph::GraphClient;
 use graph::GraphError;
