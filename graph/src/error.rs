@@ -190,6 +190,27 @@ impl Classify for GraphError {
 }
 
 impl GraphError {
+    /// A short, bounded name of the cause, for a span's `error.type` when there is no HTTP
+    /// status to name it (the request was not answered, or was held back before sending).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Throttled { .. } => "throttled",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout { .. } => "timeout",
+            Self::Transport { .. } => "transport",
+            Self::NotFound { .. } => "not_found",
+            Self::AlreadyExists { .. } => "already_exists",
+            Self::NotReplicatedYet { .. } => "not_replicated_yet",
+            Self::PermissionDenied { .. } => "permission_denied",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::BadRequest { .. } => "bad_request",
+            Self::RailRefused(_) => "rail_refused",
+            Self::PolicyWriteLost { .. } => "policy_write_lost",
+            Self::InvalidResponse { .. } => "invalid_response",
+            Self::Config(_) => "config",
+        }
+    }
+
     /// Withholds Graph's message if it echoes part of `sensitive` (a hardware hash we sent):
     /// a dead-letter reason must not carry it. Any 32-character stretch of it counts.
     pub(crate) fn without_echo_of(self, sensitive: &str) -> GraphError {

@@ -17,6 +17,7 @@
 //! - `budget`: the process-wide Retry-After gate per throttling family.
 //! - `escape`, `pages`, `retry`: URL escaping, `@odata.nextLink` paging, in-call retries.
 //! - `batch`: `$batch` for bulk reads (≤ 20 items, throttled items re-sent).
+//! - `span`: each request as an OpenTelemetry HTTP client span (`GET /v1.0/users/{upn}`).
 //!
 //! The client reports each request to a `shared::telemetry::GraphObserver`.
 #![forbid(unsafe_code)]
@@ -40,6 +41,7 @@ pub mod permissions;
 mod policy;
 mod policy_writer;
 mod retry;
+mod span;
 
 pub use client::GraphClient;
 pub use credential::{claims_from_jwt, graph_scope};
