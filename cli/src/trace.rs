@@ -275,8 +275,11 @@ fn render_span<'t>(
 /// A Graph call as its method, route and status; anything else as its name and the identifier
 /// an operator searches by.
 fn describe(span: &SpanRecord) -> String {
-    if let (Some(method), Some(route)) = (span.attr("http.method"), span.attr("url.template")) {
-        let status = span.attr("http.status_code").unwrap_or("no response");
+    let method = span.attr("http.request.method");
+    if let (Some(method), Some(route)) = (method, span.attr("url.template")) {
+        let status = span
+            .attr("http.response.status_code")
+            .unwrap_or("no response");
         return format!("Graph {method} {route} -> {status}");
     }
     let id = ["device.serial", "messaging.message.id"]
@@ -359,9 +362,9 @@ mod tests {
             "b",
             3_000_000,
             &[
-                ("http.method", "GET"),
+                ("http.request.method", "GET"),
                 ("url.template", "/v1.0/users/{id}"),
-                ("http.status_code", "200"),
+                ("http.response.status_code", "200"),
             ],
         );
         let shown = Shown {

@@ -1,7 +1,7 @@
 //! `GraphClient`: the one object through which a process talks to Graph. Every request goes
 //! through `Core::send`: a token from the configured credential, a fresh `client-request-id`,
-//! a span carrying Graph's `request-id`, the observer told the outcome, short in-call retries,
-//! and shadow mode holding writes back. The operations themselves live in `ops_*.rs`.
+//! an HTTP client span (`span.rs`) carrying Graph's `request-id`, the observer told the
+//! outcome, short in-call retries, and shadow mode holding writes back. The operations themselves live in `ops_*.rs`.
 //!
 //! Not for: knowing whether it talks to real Graph or the emulator. Base URL, authority host
 //! and extra CA come from settings; there is no test-only path.
@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 use azure_core::credentials::TokenCredential;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use tracing::field::Empty;
+use tracing::Instrument;
 use url::Url;
 
 use super::budget::{Family, RetryAfterGate};
@@ -23,6 +23,7 @@ use super::error::{self, GraphError};
 use super::pages::{self, Page};
 use super::policy_writer::PolicyWriter;
 use super::retry::{self, InCallRetry};
+use super::span;
 use shared::config::GraphSettings;
 use shared::telemetry::GraphObserver;
 
@@ -238,18 +239,25 @@ impl Core {
         .await
     }
 
-    #[tracing::instrument(
-        name = "graph.request",
-        skip_all,
-        fields(
-            http.method = %call.method,
-            url.template = %call.route,
-            http.status_code = Empty,
-            graph.request_id = Empty,
-            graph.client_request_id = Empty,
-        )
-    )]
+    /// One request and its answer, in its own client span (`span.rs`).
     async fn attempt(&self, call: &Call, url: Url) -> Result<Reply, GraphError> {
+        let span = span::request_span(call, &url);
+        let mut status = None;
+        let result = self
+            .exchange(call, url, &mut status)
+            .instrument(span.clone())
+            .await;
+        span::record_failure(&span, status, &result);
+        result
+    }
+
+    /// Sends one request and reads its answer; `status` is set once Graph answered.
+    async fn exchange(
+        &self,
+        call: &Call,
+        url: Url,
+        status_seen: &mut Option<u16>,
+    ) -> Result<Reply, GraphError> {
         let span = tracing::Span::current();
         let family = Family::of(&call.route);
         self.gate
@@ -284,7 +292,8 @@ impl Core {
             }
         };
         let status = resp.status().as_u16();
-        span.record("http.status_code", status);
+        *status_seen = Some(status);
+        span.record("http.response.status_code", status);
         let header = |name: &str| {
             resp.headers()
                 .get(name)

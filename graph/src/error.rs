@@ -19,12 +19,16 @@ use shared::error::{Classify, ErrorClass};
 /// Longest Graph message we copy into an error; the rest is noise (and could be large).
 const MAX_MESSAGE_CHARS: usize = 400;
 
+/// Why a Graph operation failed, in causes a caller can act on; [`GraphError::class`] says
+/// which are worth retrying.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GraphError {
     /// 429. `retry_after` is Graph's own estimate (already capped), if it sent one.
     #[error("Graph throttled {operation} (429){}", after(retry_after))]
     Throttled {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// Graph's Retry-After, if it sent one (already capped).
         retry_after: Option<Duration>,
     },
     /// 5xx (and 423): Graph or the Intune backend is having trouble. 503/504 may carry Retry-After.
@@ -33,37 +37,54 @@ pub enum GraphError {
         after(retry_after)
     )]
     Unavailable {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// The HTTP status Graph answered.
         status: u16,
+        /// Graph's Retry-After, if it sent one (already capped).
         retry_after: Option<Duration>,
     },
     /// No answer within `graph.request_timeout` (or a 408). The request may have been applied.
     #[error("Graph did not answer {operation} in time")]
-    Timeout { operation: &'static str },
+    Timeout {
+        /// What we were doing, in our words (`read user`).
+        operation: &'static str,
+    },
     /// The connection failed. `request_sent` says whether Graph may have seen the request.
     #[error("could not talk to Graph for {operation}: {detail}")]
     Transport {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// What went wrong, without URLs or tokens.
         detail: String,
+        /// Whether Graph may have received the request (false: it certainly did not).
         request_sent: bool,
     },
     /// 404 `Request_ResourceNotFound` (or any 404). Permanent to the client: a handler that
     /// expects the object to appear later reclassifies it.
     #[error("{operation}: not found ({code}: {message})")]
     NotFound {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// Graph's error `code`.
         code: String,
+        /// Graph's error `message` (shortened).
         message: String,
     },
     /// 400 `Request_BadRequest` "One or more added object references already exist": the
     /// membership (or reference) we tried to add is already there. Callers turn it into success.
     #[error("{operation}: the reference already exists")]
-    AlreadyExists { operation: &'static str },
+    AlreadyExists {
+        /// What we were doing, in our words (`read user`).
+        operation: &'static str,
+    },
     /// 400 "The source resource object or one of the objects being referenced do not exist"
     /// right after a group or user was created: directory replication lag, worth retrying.
     #[error("{operation}: a referenced object is not replicated yet ({message})")]
     NotReplicatedYet {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// Graph's error `message` (shortened).
         message: String,
     },
     /// 403: the app registration lacks an application permission (or admin consent).
@@ -72,22 +93,35 @@ pub enum GraphError {
          to this app registration and give admin consent. Graph said: {message}"
     )]
     PermissionDenied {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// The least application permission the operation needs.
         permission: &'static str,
+        /// Graph's error `code`.
         code: String,
+        /// Graph's error `message` (shortened).
         message: String,
     },
     /// No usable token: a 401 from Graph, or the token endpoint refused or could not be reached.
     /// `transient` is true only when the token endpoint was unreachable or overloaded.
     #[error("not authorised to call Graph: {detail}")]
-    Unauthorized { detail: String, transient: bool },
+    Unauthorized {
+        /// What went wrong, without URLs or tokens.
+        detail: String,
+        /// Whether asking again later may succeed (token endpoint unreachable or overloaded).
+        transient: bool,
+    },
     /// Any other 4xx: the request itself is wrong for Graph (`BadRequest`, `Request_UnsupportedQuery`,
     /// 409, 412, ...). For Intune, `message` is the inner `Message` of the JSON-in-a-string envelope.
     #[error("{operation}: Graph refused the request (HTTP {status} {code}): {message}")]
     BadRequest {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// The HTTP status Graph answered.
         status: u16,
+        /// Graph's error `code`.
         code: String,
+        /// Graph's error `message` (shortened).
         message: String,
     },
     /// A device-registration-policy write the client refused to send (see `policy.rs`).
@@ -98,11 +132,18 @@ pub enum GraphError {
         "device registration policy: {missing} user(s) still missing from the join list after \
          {rounds} write rounds (a concurrent writer replaced the policy each time)"
     )]
-    PolicyWriteLost { missing: usize, rounds: u32 },
+    PolicyWriteLost {
+        /// How many users are still not on the join list.
+        missing: usize,
+        /// How many write rounds were spent.
+        rounds: u32,
+    },
     /// Graph answered, but not in a shape we understand (or a nextLink pointed elsewhere).
     #[error("{operation}: unexpected answer from Graph: {detail}")]
     InvalidResponse {
+        /// What we were doing, in our words (`read user`).
         operation: &'static str,
+        /// What went wrong, without URLs or tokens.
         detail: String,
     },
     /// The client could not be built from `[graph]` settings.
@@ -149,6 +190,27 @@ impl Classify for GraphError {
 }
 
 impl GraphError {
+    /// A short, bounded name of the cause, for a span's `error.type` when there is no HTTP
+    /// status to name it (the request was not answered, or was held back before sending).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Throttled { .. } => "throttled",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout { .. } => "timeout",
+            Self::Transport { .. } => "transport",
+            Self::NotFound { .. } => "not_found",
+            Self::AlreadyExists { .. } => "already_exists",
+            Self::NotReplicatedYet { .. } => "not_replicated_yet",
+            Self::PermissionDenied { .. } => "permission_denied",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::BadRequest { .. } => "bad_request",
+            Self::RailRefused(_) => "rail_refused",
+            Self::PolicyWriteLost { .. } => "policy_write_lost",
+            Self::InvalidResponse { .. } => "invalid_response",
+            Self::Config(_) => "config",
+        }
+    }
+
     /// Withholds Graph's message if it echoes part of `sensitive` (a hardware hash we sent):
     /// a dead-letter reason must not carry it. Any 32-character stretch of it counts.
     pub(crate) fn without_echo_of(self, sensitive: &str) -> GraphError {

@@ -27,6 +27,7 @@ macro_rules! graph_id {
             pub fn new(raw: impl Into<String>) -> Self {
                 $name(raw.into())
             }
+            /// The id as Graph spells it.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -104,16 +105,21 @@ impl ImportedDeviceId {
 /// The `$select` every user read asks for.
 pub(crate) const USER_SELECT: &str = "id,userPrincipalName,employeeId,displayName,accountEnabled";
 
+/// An Entra user: the fields our reads `$select`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// The user's object id.
     pub id: UserId,
     /// As Graph stores it (not re-validated as a [`shared::ids::Upn`]: directory data can be dirty).
     pub user_principal_name: String,
+    /// HR's `employeeId`, when set.
     #[serde(default)]
     pub employee_id: Option<String>,
+    /// Display name, when set.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Whether sign-in is allowed; `None` when Graph did not say.
     #[serde(default)]
     pub account_enabled: Option<bool>,
 }
@@ -123,19 +129,25 @@ pub struct User {
 pub(crate) const GROUP_SELECT: &str =
     "id,displayName,securityEnabled,mailEnabled,groupTypes,membershipRule";
 
+/// An Entra group: the fields our reads `$select`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
+    /// The group's object id.
     pub id: GroupId,
+    /// Display name, when set.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// A security group (it can hold devices unless it is also `Unified`).
     #[serde(default)]
     pub security_enabled: bool,
+    /// Mail-enabled (a distribution or Microsoft 365 group).
     #[serde(default)]
     pub mail_enabled: bool,
     /// `Unified` (Microsoft 365) and/or `DynamicMembership`.
     #[serde(default)]
     pub group_types: Vec<String>,
+    /// The membership rule of a dynamic group.
     #[serde(default)]
     pub membership_rule: Option<String>,
 }
@@ -156,12 +168,16 @@ impl Group {
 /// `checkMemberGroups` and for the permission named in a 403.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberRef<'a> {
+    /// A user, by object id.
     User(&'a UserId),
+    /// An Entra device, by object id (not its `deviceId`).
     Device(&'a DeviceObjectId),
+    /// A group, by object id.
     Group(&'a GroupId),
 }
 
 impl MemberRef<'_> {
+    /// The object id, whatever the kind.
     pub fn id(&self) -> &str {
         match self {
             MemberRef::User(id) => id.as_str(),
@@ -209,11 +225,15 @@ pub enum Membership {
 
 pub(crate) const DEVICE_SELECT: &str = "id,deviceId,displayName,physicalIds";
 
+/// An Entra device object: the fields our reads `$select`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntraDevice {
+    /// Object id: what group memberships refer to.
     pub id: DeviceObjectId,
+    /// `deviceId`: the id the device itself knows (Autopilot's `azureActiveDirectoryDeviceId`).
     pub device_id: EntraDeviceId,
+    /// Display name, when set.
     #[serde(default)]
     pub display_name: Option<String>,
     /// `[ZTDID]:…`, `[OrderID]:<group tag>`, `[PurchaseOrderId]:…` for Autopilot devices.
@@ -235,6 +255,7 @@ impl EntraDevice {
 /// What a removal found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
+    /// We deleted it (or, in shadow mode, would have).
     Deleted,
     /// 404: someone (or an earlier delivery of ours) already removed it.
     AlreadyGone,

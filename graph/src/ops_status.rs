@@ -1,7 +1,7 @@
 //! Reads only `onboardctl status` needs: an Autopilot device's deployment-profile assignment
 //! status, which Graph exposes on beta only (graph-behaviour §6).
 //!
-//! Not for: handlers (they read v1.0 through `GraphApi`); this is an inherent method for the CLI.
+//! Not for: the v1.0 device reads handlers make (`ops_autopilot.rs`).
 
 use super::call::{Call, Version};
 use super::client::{Core, GraphClient};

@@ -8,7 +8,9 @@
 /// One permission a feature needs, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needed {
+    /// The application permission, as Entra names it (`User.Read.All`).
     pub permission: &'static str,
+    /// What the feature does with it, for the preflight's report.
     pub why: &'static str,
 }
 

@@ -16,6 +16,7 @@ use super::model::{GroupId, UserId};
 /// `deviceRegistrationPolicy`. Unmodelled fields live in `other` and go back on PUT unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegistrationPolicy {
+    /// How many devices a user may register or join; Graph resets a missing one to 0.
     #[serde(
         rename = "userDeviceQuota",
         default,
@@ -29,24 +30,29 @@ pub struct RegistrationPolicy {
         skip_serializing_if = "Option::is_none"
     )]
     pub azure_ad_registration: Option<Value>,
+    /// Who may join devices to Entra ID.
     #[serde(
         rename = "azureADJoin",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub azure_ad_join: Option<AzureAdJoin>,
+    /// Fields this client does not model, sent back unchanged.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
 
+/// The policy's `azureADJoin` part. Unmodelled fields live in `other`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AzureAdJoin {
+    /// Who `allowedToJoin` covers.
     #[serde(
         rename = "allowedToJoin",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub allowed_to_join: Option<JoinScope>,
+    /// Fields this client does not model, sent back unchanged.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -61,7 +67,9 @@ pub enum JoinScope {
     Nobody,
     /// `enumeratedDeviceRegistrationMembership`: the portal's "Selected".
     Selected {
+        /// Users allowed to join devices.
         users: Vec<UserId>,
+        /// Groups whose members may join devices.
         groups: Vec<GroupId>,
     },
     /// A shape we do not know (a future type): kept verbatim, never modified.
@@ -109,6 +117,7 @@ impl From<JoinScope> for Value {
 }
 
 impl JoinScope {
+    /// A short name for logs and refusals: `all`, `none`, `selected` or `unknown`.
     pub fn label(&self) -> &'static str {
         match self {
             JoinScope::All => "all",
@@ -120,6 +129,7 @@ impl JoinScope {
 }
 
 impl RegistrationPolicy {
+    /// Who may join devices, when the policy says.
     pub fn join_scope(&self) -> Option<&JoinScope> {
         self.azure_ad_join.as_ref()?.allowed_to_join.as_ref()
     }
@@ -173,19 +183,37 @@ impl RegistrationPolicy {
 /// Why a policy write was refused. Each one would lock users out or undo an admin's choice.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RailViolation {
+    /// The update has no `userDeviceQuota`.
     #[error("the update has no userDeviceQuota (Graph would reset it to 0 and nobody could join)")]
     QuotaDropped,
+    /// The update lowers `userDeviceQuota`.
     #[error("the update lowers userDeviceQuota from {before} to {after}")]
-    QuotaLowered { before: u32, after: u32 },
+    QuotaLowered {
+        /// The quota read.
+        before: u32,
+        /// The quota the update would set.
+        after: u32,
+    },
+    /// The update changes `azureADRegistration`.
     #[error("the update changes azureADRegistration, which must be sent back unchanged")]
     RegistrationChanged,
+    /// The update changes the kind of join scope.
     #[error("the update changes who may join devices from '{before}' to '{after}'")]
     JoinScopeChanged {
+        /// The scope read ([`JoinScope::label`]).
         before: &'static str,
+        /// The scope the update would set.
         after: &'static str,
     },
+    /// The update removes members of the Selected list.
     #[error("the update removes {users} user(s) and {groups} group(s) from the Selected join list")]
-    MembersRemoved { users: usize, groups: usize },
+    MembersRemoved {
+        /// Users the update would drop.
+        users: usize,
+        /// Groups the update would drop.
+        groups: usize,
+    },
+    /// The update drops a property Graph returned.
     #[error("the update drops the property '{0}' that Graph returned")]
     PropertyDropped(String),
 }

@@ -1,6 +1,8 @@
-//! Short in-call retries and Retry-After parsing: the only module that touches the `backoff`
-//! crate (mandated, but unmaintained: RUSTSEC-2025-0012, recorded in `deny.toml`), so that
-//! swapping it for `backon` later is a change to this file alone.
+//! Short in-call retries and Retry-After parsing. A Retry-After Graph sent is waited exactly
+//! (never shortened or stretched by jitter); every other wait comes from the workspace's one
+//! jittered schedule, `shared::backoff::jittered`. The `backoff` crate (mandated, but
+//! unmaintained: RUSTSEC-2025-0012, recorded in `deny.toml`) is touched only here and in
+//! `shared::backoff`, so swapping it for `backon` later is a change to those two files.
 //!
 //! Not for: long waits. A Retry-After longer than `graph.in_call_max_wait` is returned to the
 //! caller as `Throttled`/`Unavailable` so the message goes back to the broker's delay tiers
@@ -32,6 +34,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let wait = when.duration_since(now).unwrap_or(Duration::ZERO);
     Some(wait.min(MAX_RETRY_AFTER))
 }
+
+/// The first wait the schedule draws around when Graph gave no Retry-After.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// How much retrying one call may do (from `[graph]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,14 +100,9 @@ where
     Fut: Future<Output = Result<T, GraphError>>,
 {
     let retries = AtomicU32::new(0);
-    let schedule = backoff::ExponentialBackoffBuilder::new()
-        .with_initial_interval(Duration::from_millis(250))
-        .with_multiplier(2.0)
-        .with_randomization_factor(0.5)
-        .with_max_interval(policy.max_wait.max(Duration::from_millis(250)))
-        // Bounded by the attempt count below, not by elapsed time.
-        .with_max_elapsed_time(None)
-        .build();
+    // The workspace's one jittered schedule, for the waits Graph did not dictate; it never
+    // gives up by itself: the attempt count below bounds it.
+    let schedule = shared::backoff::jittered(FIRST_BACKOFF, policy.max_wait);
     let operation = || {
         let fut = attempt();
         let retries = &retries;
@@ -229,6 +229,20 @@ mod tests {
         assert_eq!(starts.len(), 2);
         assert!(starts[1] >= Duration::from_secs(3), "{starts:?}");
         assert!(starts[1] < Duration::from_millis(3100), "{starts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_graph_did_not_dictate_are_jittered_around_the_schedule() {
+        let script = vec![Err(throttled(None)), Err(throttled(None)), Ok(1)];
+        let (res, starts) = run_script(policy(3), script).await;
+        assert_eq!(res, Ok(1));
+        let (first, second) = (starts[1] - starts[0], starts[2] - starts[1]);
+        // ±50 % around 250 ms, then around 500 ms (tokio's timer rounds up to the millisecond).
+        let band = |centre: u64| {
+            Duration::from_millis(centre / 2)..=Duration::from_millis(centre * 3 / 2 + 1)
+        };
+        assert!(band(250).contains(&first), "{starts:?}");
+        assert!(band(500).contains(&second), "{starts:?}");
     }
 
     #[tokio::test(start_paused = true)]

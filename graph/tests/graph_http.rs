@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use graph::{
-    GraphApi, GraphClient, GraphError, GraphObserver, GroupId, ImportId, ImportOutcome, MemberRef,
+    GraphClient, GraphError, GraphObserver, GroupId, ImportId, ImportOutcome, MemberRef,
     Membership, NewImport, Removal, SyncOutcome, UserId,
 };
 use server::{Answer, GOOD_SECRET, ROLES, Recorded, TestServer};
@@ -327,14 +327,10 @@ async fn already_member_and_sync_refusals_are_answers_not_errors() {
     .await;
     let (client, _) = client_for(&server, GOOD_SECRET, false).await;
 
-    // Through the trait, as handlers call it.
     assert_eq!(
-        GraphApi::add_member(
-            &client,
-            &GroupId::new("g1"),
-            MemberRef::User(&UserId::new("u1"))
-        )
-        .await,
+        client
+            .add_member(&GroupId::new("g1"), MemberRef::User(&UserId::new("u1")))
+            .await,
         Ok(Membership::AlreadyMember)
     );
     assert_eq!(client.sync_autopilot().await, Ok(SyncOutcome::TooSoon));

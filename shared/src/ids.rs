@@ -135,6 +135,14 @@ string_newtype!(
     }
 );
 
+impl SerialNumber {
+    /// The serial as Graph compares serials, without ASCII case (`czc1` and `CZC1` are one
+    /// device): the key of per-device locks and state.
+    pub fn key(&self) -> String {
+        self.as_str().to_ascii_uppercase()
+    }
+}
+
 string_newtype!(
     /// Procurement's order id: 1 to 64 printable characters.
     OrderId,

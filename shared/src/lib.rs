@@ -1,5 +1,7 @@
 //! Plumbing that two or more onboarding binaries need, and nothing else. A map:
 //!
+//! - [`backoff`]: the one jittered exponential backoff (Graph in-call retries, broker reconnects).
+//! - [`keyed_lock`]: `KeyedLocks`, one async lock per key (per serial) that cleans up after itself.
 //! - [`error`]: `ErrorClass` and `Classify`, our transient/permanent vocabulary.
 //! - [`config`]: the typed settings tree, loaded and validated once at start.
 //! - [`ids`]: newtypes for values that arrive in events (`Upn`, `EmployeeId`, `SerialNumber`).
@@ -13,9 +15,11 @@
 #![forbid(unsafe_code)]
 
 pub mod amqp;
+pub mod backoff;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod health;
 pub mod ids;
+pub mod keyed_lock;
 pub mod telemetry;

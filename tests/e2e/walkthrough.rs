@@ -155,8 +155,9 @@ fn span(trace: &[Span], what: impl Fn(&Span) -> bool) -> Option<&Span> {
 }
 
 fn is_graph_call(s: &Span, method: &str, template_part: &str) -> bool {
-    s.name == "graph.request"
-        && s.attr("http.method") == Some(method)
+    // An HTTP client span, named `{METHOD} {url.template}` (OpenTelemetry conventions).
+    s.name.starts_with(&format!("{method} /"))
+        && s.attr("http.request.method") == Some(method)
         && s.attr("url.template")
             .is_some_and(|t| t.contains(template_part))
 }

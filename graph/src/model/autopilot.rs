@@ -19,25 +19,35 @@ const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AutopilotDevice {
+    /// The Autopilot device id.
     pub id: AutopilotDeviceId,
+    /// The serial as Autopilot stores it (compare without ASCII case).
     pub serial_number: String,
+    /// The group tag (`orderIdentifier` in the Intune UI), when set.
     #[serde(default)]
     pub group_tag: Option<String>,
+    /// The purchase order id, when set.
     #[serde(default)]
     pub purchase_order_identifier: Option<String>,
+    /// Manufacturer, as the hardware hash reported it.
     #[serde(default)]
     pub manufacturer: Option<String>,
+    /// Model, as the hardware hash reported it.
     #[serde(default)]
     pub model: Option<String>,
     /// `unknown|enrolled|pendingReset|failed|notContacted|blocked`.
     #[serde(default)]
     pub enrollment_state: Option<String>,
+    /// The assigned user's UPN; `""` when none (see [`AutopilotDevice::assigned_upn`]).
     #[serde(default)]
     pub user_principal_name: Option<String>,
+    /// The greeting name shown at the out-of-box experience for the assigned user.
     #[serde(default)]
     pub addressable_user_name: Option<String>,
+    /// Display name, when set.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// The Intune managed device, once the device has enrolled.
     #[serde(default)]
     pub managed_device_id: Option<String>,
     #[serde(default)]
@@ -74,12 +84,16 @@ impl AutopilotDevice {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceProperties {
+    /// New group tag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_tag: Option<String>,
+    /// New display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// UPN of the user to assign.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
+    /// Greeting name shown to the assigned user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addressable_user_name: Option<String>,
 }
@@ -87,12 +101,17 @@ pub struct DeviceProperties {
 /// One device to import by hardware hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewImport {
+    /// The serial the hash belongs to.
     pub serial: SerialNumber,
     /// Base64 `DeviceHardwareData` exactly as collected. Never logged (see `Debug`).
     pub hardware_hash: String,
+    /// Group tag to give the device.
     pub group_tag: Option<String>,
+    /// Windows product key, when the purchase carries one.
     pub product_key: Option<String>,
+    /// A user to assign at import; we leave it to device-shipped (always `None`).
     pub assigned_upn: Option<String>,
+    /// Our marker, derived from the serial, that tells our import records from other admins'.
     pub import_id: ImportId,
 }
 
@@ -116,42 +135,59 @@ impl fmt::Debug for NewImport {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportedDevice {
+    /// The import record's id.
     pub id: ImportedDeviceId,
+    /// The serial of the imported hash.
     #[serde(default)]
     pub serial_number: String,
+    /// The group tag sent with the import.
     #[serde(default)]
     pub group_tag: Option<String>,
+    /// The `importId` sent with the import (ours, or another admin's).
     #[serde(default)]
     pub import_id: Option<ImportId>,
+    /// The user assigned at import, when any.
     #[serde(default)]
     pub assigned_user_principal_name: Option<String>,
+    /// How far the import got.
     #[serde(default)]
     pub state: ImportState,
 }
 
+/// The `state` of an import record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportState {
+    /// Where the import is.
     #[serde(default)]
     pub device_import_status: ImportStatus,
     /// On `complete`: the id of the resulting Autopilot device.
     #[serde(default)]
     pub device_registration_id: Option<String>,
+    /// Intune's error code on failure (no published table; see graph-behaviour §5).
     #[serde(default)]
     pub device_error_code: Option<i64>,
+    /// Intune's error name on failure (`ZtdDeviceAlreadyAssigned`, …).
     #[serde(default)]
     pub device_error_name: Option<String>,
 }
 
+/// Graph's `deviceImportStatus`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ImportStatus {
+    /// Not processed yet.
     #[default]
     Unknown,
+    /// Queued.
     Pending,
+    /// Partly processed.
     Partial,
+    /// Imported.
     Complete,
+    /// Failed; see the error code and name.
     Error,
+    /// A value this client does not know.
     #[serde(other)]
     Other,
 }
@@ -162,7 +198,10 @@ pub enum ImportOutcome {
     /// Still processing (`unknown`, `pending`, `partial`): check again later.
     InProgress,
     /// Imported. `device` is the new Autopilot device id when Graph filled it in.
-    Complete { device: Option<AutopilotDeviceId> },
+    Complete {
+        /// The new Autopilot device id, when Graph filled it in.
+        device: Option<AutopilotDeviceId>,
+    },
     /// `ZtdDeviceAlreadyAssigned`: already registered to this tenant; find it by serial.
     AlreadyRegisteredHere,
     /// `ZtdDeviceAssignedToOtherTenant` / `…ToAnotherTenant`: the previous owner must deregister it.
@@ -174,7 +213,12 @@ pub enum ImportOutcome {
     /// `StorageError`: Intune's generic failure; worth retrying later.
     StorageError,
     /// Any other error name or code.
-    Failed { name: String, code: Option<i64> },
+    Failed {
+        /// Intune's error name (may be empty).
+        name: String,
+        /// Intune's error code, when sent.
+        code: Option<i64>,
+    },
 }
 
 /// The admin-readable reason (a dead-letter reason or a status line), with what to do.
@@ -212,6 +256,7 @@ impl fmt::Display for ImportOutcome {
 }
 
 impl ImportedDevice {
+    /// What the record means for us: in progress, done, or which failure.
     pub fn outcome(&self) -> ImportOutcome {
         let s = &self.state;
         let name = s.device_error_name.as_deref().unwrap_or("").trim();
@@ -260,10 +305,13 @@ pub enum SyncOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AutopilotSettings {
+    /// The last completed sync, when Graph reports one.
     #[serde(default, deserialize_with = "lenient_time")]
     pub last_sync_date_time: Option<OffsetDateTime>,
+    /// When someone last asked for a sync.
     #[serde(default, deserialize_with = "lenient_time")]
     pub last_manual_sync_trigger_date_time: Option<OffsetDateTime>,
+    /// Whether a sync is running now.
     #[serde(default)]
     pub sync_status: SyncStatus,
 }
@@ -282,14 +330,20 @@ fn lenient_time<'de, D: serde::Deserializer<'de>>(
     }))
 }
 
+/// Graph's `syncStatus` of the tenant's Autopilot sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SyncStatus {
+    /// Graph did not say.
     #[default]
     Unknown,
+    /// A sync is running.
     InProgress,
+    /// The last sync completed.
     Completed,
+    /// The last sync failed.
     Failed,
+    /// A value this client does not know.
     #[serde(other)]
     Other,
 }
@@ -328,6 +382,7 @@ impl CorporateIdentifier {
         )))
     }
 
+    /// The identifier as sent to Graph.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -343,8 +398,10 @@ impl fmt::Display for CorporateIdentifier {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportedIdentity {
+    /// The identity's id; `None` in shadow mode.
     #[serde(default)]
     pub id: Option<String>,
+    /// The identifier Intune holds.
     #[serde(default)]
     pub imported_device_identifier: String,
     /// Per-item success (`importedDeviceIdentityResult.status`); `None` when Graph omits it.

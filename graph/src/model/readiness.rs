@@ -11,6 +11,7 @@ use super::GroupId;
 /// One assignment of a profile or configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
+    /// The assignment's id.
     pub id: String,
     /// `#microsoft.graph.groupAssignmentTarget`, `…allDevicesAssignmentTarget`, `…exclusionGroupAssignmentTarget`, …
     pub target_type: String,
@@ -51,19 +52,26 @@ impl From<AssignmentWire> for Assignment {
 /// `windowsAutopilotDeploymentProfile` (beta), with its assignments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentProfile {
+    /// The profile's id.
     pub id: String,
+    /// Its name in the Intune admin center.
     pub display_name: String,
+    /// Who it is assigned to.
     pub assignments: Vec<Assignment>,
 }
 
 /// A `windows10EnrollmentCompletionPageConfiguration` (or the default one), with assignments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EspConfiguration {
+    /// The configuration's id.
     pub id: String,
+    /// Its name in the Intune admin center.
     pub display_name: String,
     /// True for `defaultWindows10EnrollmentCompletionPageConfiguration` (applies to all).
     pub is_default: bool,
+    /// Its priority among ESPs (lower wins); `None` for the default one.
     pub priority: Option<i64>,
+    /// Who it is assigned to.
     pub assignments: Vec<Assignment>,
 }
 
@@ -111,7 +119,9 @@ impl ConfigurationWire {
 pub enum MdmScope {
     /// `appliesTo` = `none|all|selected`, and the groups when `selected`.
     Readable {
+        /// `none`, `all` or `selected`.
         applies_to: String,
+        /// The groups in scope when `selected`.
         included_groups: Vec<GroupId>,
     },
     /// 403: Graph documents "Application: Not supported" for this API, so a daemon cannot

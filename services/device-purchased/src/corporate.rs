@@ -4,7 +4,7 @@
 //!
 //! Not for: building the identifier (`CorporateIdentifier::manufacturer_model_serial`).
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::{AutopilotDevice, CorporateIdentifier};
 use serde::Serialize;
 use shared::events::DevicePurchased;
@@ -33,7 +33,7 @@ pub enum Presence {
 /// from the event, else from what the Autopilot device reported.
 #[tracing::instrument(skip_all, fields(serial = %purchase.serial_number, outcome = Empty))]
 pub async fn ensure_corporate_identifier(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     purchase: &DevicePurchased,
     device: Option<&AutopilotDevice>,
 ) -> Result<CorporateIdentifierOutcome, DevicePurchasedError> {

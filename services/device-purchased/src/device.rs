@@ -5,7 +5,7 @@
 //!
 //! Not for: waiting. A device whose Entra object is not there yet is an error the runtime parks.
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::{
     AutopilotDevice, DeviceObjectId, DeviceProperties, EntraDevice, GroupId, MemberRef, Membership,
 };
@@ -49,7 +49,7 @@ pub enum DeviceGroupOutcome {
 /// Sets the event's group tag on an already registered device when configured to.
 #[tracing::instrument(skip_all, fields(autopilot.id = %device.id, outcome = Empty))]
 pub async fn ensure_group_tag(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     device: &AutopilotDevice,
     purchase: &DevicePurchased,
@@ -76,7 +76,7 @@ pub async fn ensure_group_tag(
 /// in `azureActiveDirectoryDeviceId` or the object is not visible yet.
 #[tracing::instrument(skip_all, fields(autopilot.id = %device.id, entra.object_id = Empty))]
 pub async fn resolve_entra_device(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     purchase: &DevicePurchased,
     device: &AutopilotDevice,
 ) -> Result<EntraDevice, DevicePurchasedError> {
@@ -93,7 +93,7 @@ pub async fn resolve_entra_device(
 /// Makes the Entra device object a direct member of the configured device group.
 #[tracing::instrument(skip_all, fields(group.id = %cfg.device_group_id, device.id = %object, outcome = Empty))]
 pub async fn ensure_device_group_member(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     object: &DeviceObjectId,
 ) -> Result<DeviceGroupOutcome, DevicePurchasedError> {
@@ -121,7 +121,7 @@ pub async fn ensure_device_group_member(
 
 /// The device group exists, is static, and can hold devices (a security group, graph-behaviour §3).
 pub async fn check_device_group(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     group_id: &GroupId,
 ) -> Result<(), DevicePurchasedError> {
     let group = graph

@@ -9,11 +9,9 @@
 //! Not for: AMQP, retries or publishing (the shared runtime does them with what
 //! [`DevicePurchasedError::class`](shared::error::Classify) says).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::{AutopilotDevice, AutopilotDeviceId, DeviceObjectId, EntraDeviceId};
 use serde::Serialize;
 use shared::config::DevicePurchasedSettings;
@@ -29,7 +27,7 @@ use crate::device::{self, DeviceGroupOutcome, GroupTagUpdate};
 use crate::error::DevicePurchasedError;
 use crate::import::{self, How, Registration};
 use crate::ledger::ImportLedger;
-use crate::serial_lock::SerialLocks;
+use crate::memory::{SerialEntry, SerialMemory};
 use crate::sync::{SyncCoalescer, SyncRequest};
 
 /// What is now true of the purchased device; the data of `onboarding.device.registered`.
@@ -82,125 +80,39 @@ impl From<How> for RegistrationOutcome {
 /// most a later sync; everything that matters is re-read from Graph.
 #[derive(Debug)]
 pub struct Progress {
-    pub locks: SerialLocks,
     pub sync: SyncCoalescer,
     pub imports: ImportLedger,
-    /// Per serial (keyed by [`SerialLocks::key`]), what earlier deliveries left behind.
-    serials: Mutex<Memory>,
-    /// No delivery is handled once older than `amqp.max_age`: state older than that belongs
-    /// to a purchase the runtime dead-lettered after a transient failure, which never reached
-    /// `forget`.
-    forget_after: Duration,
+    /// Per serial, what earlier deliveries left behind, and the lock that serialises them.
+    serials: SerialMemory,
 }
-
-#[derive(Debug)]
-struct Memory {
-    by_serial: HashMap<String, SerialState>,
-    last_sweep: Instant,
-}
-
-#[derive(Debug)]
-struct SerialState {
-    /// When this process first handled the serial.
-    first_use: Instant,
-    /// Set once the import is complete.
-    seen: Option<Seen>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    /// When this process first saw the import complete: the `sync_after` clock.
-    registered_at: Instant,
-    /// What earlier deliveries did that the outcome should still report.
-    group_tag_updated: bool,
-    sync: Option<SyncRequest>,
-}
-
-/// How often, at most, `begin` looks for state to drop: it runs on every delivery.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 impl Progress {
     /// `message_max_age` is `amqp.max_age`: no delivery of a purchase is handled after that.
     pub fn new(cfg: &DevicePurchasedSettings, message_max_age: Duration) -> Self {
         Progress {
-            locks: SerialLocks::default(),
             sync: SyncCoalescer::new(cfg.sync_interval),
             imports: ImportLedger::default(),
-            serials: Mutex::new(Memory {
-                by_serial: HashMap::new(),
-                last_sweep: Instant::now(),
-            }),
-            forget_after: message_max_age,
+            serials: SerialMemory::new(message_max_age),
         }
-    }
-
-    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
-        self.serials.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Notes that `serial` is being handled and, now and then, drops the state of serials first
-    /// handled longer ago than a delivery can live — this serial's own old state included, so
-    /// a new purchase of an old serial starts afresh.
-    fn begin(&self, serial: &SerialNumber) {
-        let mut stale = Vec::new();
-        {
-            let mut memory = self.memory();
-            if memory.last_sweep.elapsed() >= self.forget_after.min(SWEEP_EVERY) {
-                memory.last_sweep = Instant::now();
-                memory.by_serial.retain(|key, state| {
-                    let keep = state.first_use.elapsed() <= self.forget_after;
-                    if !keep {
-                        stale.push(key.clone());
-                    }
-                    keep
-                });
-            }
-            memory
-                .by_serial
-                .entry(SerialLocks::key(serial))
-                .or_insert_with(|| SerialState {
-                    first_use: Instant::now(),
-                    seen: None,
-                });
-        }
-        for key in stale {
-            self.imports.forget_key(&key);
-        }
-    }
-
-    fn with_seen<T>(&self, serial: &SerialNumber, f: impl FnOnce(&mut Seen) -> T) -> T {
-        let mut memory = self.memory();
-        let now = Instant::now();
-        let state = memory
-            .by_serial
-            .entry(SerialLocks::key(serial))
-            .or_insert_with(|| SerialState {
-                first_use: now,
-                seen: None,
-            });
-        f(state.seen.get_or_insert(Seen {
-            registered_at: now,
-            group_tag_updated: false,
-            sync: None,
-        }))
-    }
-
-    fn forget(&self, serial: &SerialNumber) {
-        let key = SerialLocks::key(serial);
-        self.memory().by_serial.remove(&key);
-        self.imports.forget_key(&key);
     }
 
     /// How many serials this process keeps state for; for tests.
     pub fn tracked(&self) -> usize {
-        self.memory().by_serial.len().max(self.imports.tracked())
+        self.serials.tracked()
     }
+}
+
+/// One delivery's share of the process's memory: the process-wide parts, and this serial's
+/// entry, held exclusively until the delivery is done.
+struct Remembered<'a> {
+    progress: &'a Progress,
+    serial: SerialEntry<'a>,
 }
 
 /// Registers a purchased device with Autopilot and puts it in the device group. Safe to repeat.
 #[tracing::instrument(skip_all, fields(device.serial = %purchase.serial_number, order.id = %purchase.order_id, registration = Empty))]
 pub async fn handle(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
     progress: &Progress,
     purchase: &DevicePurchased,
@@ -208,11 +120,13 @@ pub async fn handle(
 ) -> Result<DeviceRegistered, DevicePurchasedError> {
     let hash = required_hash(cfg, purchase)?;
     let serial = &purchase.serial_number;
-    let _serial = progress.locks.lock(serial).await;
-    progress.begin(serial);
-    let handled = converge_purchase(graph, cfg, progress, purchase, hash, first_seen).await;
+    let mut mem = Remembered {
+        progress,
+        serial: progress.serials.enter(serial).await,
+    };
+    let handled = converge_purchase(graph, cfg, &mut mem, purchase, hash, first_seen).await;
     if !matches!(&handled, Err(e) if e.class().is_transient()) {
-        progress.forget(serial); // no further delivery will need it
+        mem.serial.forget(); // no further delivery will need it
     }
     if let Ok(done) = &handled {
         Span::current().record("registration", debug(done.registration));
@@ -226,9 +140,9 @@ pub async fn handle(
 }
 
 async fn converge_purchase(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
-    progress: &Progress,
+    mem: &mut Remembered<'_>,
     purchase: &DevicePurchased,
     hash: Option<&HardwareHash>,
     first_seen: OffsetDateTime,
@@ -236,7 +150,7 @@ async fn converge_purchase(
     let mut out = DeviceRegistered::new(purchase);
     let mut device = None;
     if let Some(hash) = hash {
-        device = register(graph, cfg, progress, purchase, hash, first_seen, &mut out).await?;
+        device = register(graph, cfg, mem, purchase, hash, first_seen, &mut out).await?;
     }
     if cfg.corporate_identifier {
         out.corporate_identifier =
@@ -247,19 +161,20 @@ async fn converge_purchase(
 
 /// Steps 1–4. `None` in shadow mode, where the import was only pretended.
 async fn register(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
-    progress: &Progress,
+    mem: &mut Remembered<'_>,
     purchase: &DevicePurchased,
     hash: &HardwareHash,
     first_seen: OffsetDateTime,
     out: &mut DeviceRegistered,
 ) -> Result<Option<AutopilotDevice>, DevicePurchasedError> {
     let deadline = first_seen + cfg.import_max_age;
+    let (ledger, known) = (&mem.progress.imports, &mut mem.serial.imports);
     let registration =
-        match import::ensure_registered(graph, &progress.imports, purchase, hash, deadline).await {
+        match import::ensure_registered(graph, ledger, known, purchase, hash, deadline).await {
             Err(DevicePurchasedError::DeviceNotListed(serial)) => {
-                sync_if_late(graph, cfg, progress, &serial).await;
+                sync_if_late(graph, cfg, mem).await;
                 return Err(DevicePurchasedError::DeviceNotListed(serial));
             }
             other => other?,
@@ -272,11 +187,12 @@ async fn register(
         Registration::Registered { device, how, ours } => (device, how, ours),
     };
     out.registration = how.into();
-    let converged = converge(graph, cfg, progress, purchase, &device, out).await;
+    let converged = converge(graph, cfg, mem, purchase, &device, out).await;
     // Our import records go once nothing more can come of this delivery but a wait: after
     // success or a permanent error. A wait keeps them, so the next delivery still sees "Imported".
     if !matches!(&converged, Err(e) if e.class().is_transient()) {
-        import::remove_finished_imports(graph, &progress.imports, &purchase.serial_number, &ours)
+        let (ledger, known) = (&mem.progress.imports, &mut mem.serial.imports);
+        import::remove_finished_imports(graph, ledger, known, &purchase.serial_number, &ours)
             .await?;
     }
     converged.map(|()| Some(*device))
@@ -284,14 +200,13 @@ async fn register(
 
 /// Steps 1b and 4 on a registered device: group tag, Entra device object, device group.
 async fn converge(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
-    progress: &Progress,
+    mem: &mut Remembered<'_>,
     purchase: &DevicePurchased,
     device: &AutopilotDevice,
     out: &mut DeviceRegistered,
 ) -> Result<(), DevicePurchasedError> {
-    let serial = &purchase.serial_number;
     out.autopilot_device_id = Some(device.id.clone());
     out.deployment_profile_assignment_status = profile_assignment_status(graph, device).await;
     out.group_tag = device.group_tag.clone().filter(|t| !t.is_empty());
@@ -300,22 +215,21 @@ async fn converge(
         out.group_tag = purchase.group_tag.as_ref().map(|t| t.as_str().to_owned());
     }
     // An earlier delivery's update makes this one's "Unchanged"; report what was done.
-    if progress.with_seen(serial, |s| {
-        s.group_tag_updated |= tag == GroupTagUpdate::Updated;
-        s.group_tag_updated
-    }) {
+    let seen = mem.serial.seen();
+    seen.group_tag_updated |= tag == GroupTagUpdate::Updated;
+    if seen.group_tag_updated {
         tag = GroupTagUpdate::Updated;
     }
     out.group_tag_update = Some(tag);
     out.entra_device_id = device.entra_device_id();
     let entra = match device::resolve_entra_device(graph, purchase, device).await {
         Err(pending @ DevicePurchasedError::EntraDevicePending(_)) => {
-            sync_if_late(graph, cfg, progress, serial).await;
+            sync_if_late(graph, cfg, mem).await;
             return Err(pending);
         }
         other => other?,
     };
-    out.sync = progress.with_seen(serial, |s| s.sync);
+    out.sync = mem.serial.seen().sync;
     out.entra_device_object_id = Some(entra.id.clone());
     out.device_group = Some(device::ensure_device_group_member(graph, cfg, &entra.id).await?);
     Ok(())
@@ -324,18 +238,17 @@ async fn converge(
 /// Asks for a (coalesced) Autopilot sync once the device has been late for `sync_after` since
 /// this process saw it registered. A failed request is logged, not fatal: sync only hurries.
 async fn sync_if_late(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
-    progress: &Progress,
-    serial: &SerialNumber,
+    mem: &mut Remembered<'_>,
 ) -> Option<SyncRequest> {
-    let late_for = progress.with_seen(serial, |s| s.registered_at.elapsed());
+    let late_for = mem.serial.seen().registered_at.elapsed();
     if late_for < cfg.sync_after {
         return None;
     }
-    match progress.sync.ensure_recent_sync(graph).await {
+    match mem.progress.sync.ensure_recent_sync(graph).await {
         Ok(request) => {
-            progress.with_seen(serial, |s| *s.sync.get_or_insert(request));
+            mem.serial.seen().sync.get_or_insert(request);
             Some(request)
         }
         Err(e) => {
@@ -348,7 +261,7 @@ async fn sync_if_late(
 /// What the outcome reports about the deployment profile: informational, so a failed (beta)
 /// read is logged and reported as unknown rather than holding the device back.
 async fn profile_assignment_status(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     device: &AutopilotDevice,
 ) -> Option<String> {
     match graph.autopilot_profile_assignment_status(&device.id).await {

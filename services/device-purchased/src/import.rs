@@ -9,7 +9,7 @@
 //!
 //! Not for: what happens once the device is registered (`handler.rs`).
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::{AutopilotDevice, ImportId, ImportOutcome, ImportedDevice, NewImport};
 use serde::Serialize;
 use shared::events::DevicePurchased;
@@ -19,7 +19,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::error::DevicePurchasedError;
-use crate::ledger::ImportLedger;
+use crate::ledger::{ImportLedger, KnownImports};
 
 /// Namespace of our `importId`s (a UUIDv5 of the upper-cased serial in it). Fixed forever:
 /// changing it would orphan the import records of purchases in flight.
@@ -27,7 +27,7 @@ const IMPORT_ID_NAMESPACE: uuid::Uuid = uuid::uuid!("5b0c7f7e-2a41-4f7d-9d0e-3c5
 
 /// The `importId` of every import this service makes for `serial`.
 pub fn import_id_for(serial: &SerialNumber) -> ImportId {
-    let key = serial.as_str().to_ascii_uppercase();
+    let key = serial.key();
     ImportId::new(uuid::Uuid::new_v5(&IMPORT_ID_NAMESPACE, key.as_bytes()).to_string())
 }
 
@@ -60,15 +60,16 @@ pub enum Registration {
 /// registered and following our import on each delivery until it is complete or failed.
 #[tracing::instrument(skip_all, fields(serial = %purchase.serial_number, registration = Empty))]
 pub async fn ensure_registered(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     ledger: &ImportLedger,
+    known: &mut KnownImports,
     purchase: &DevicePurchased,
     hash: &HardwareHash,
     import_deadline: OffsetDateTime,
 ) -> Result<Registration, DevicePurchasedError> {
     let serial = &purchase.serial_number;
     let import_id = import_id_for(serial);
-    let ours = ledger.ours(graph, serial, &import_id).await?;
+    let ours = ledger.ours(graph, known, &import_id).await?;
     let registration = match resolve_autopilot_device(graph, serial).await? {
         Some(device) => Registration::Registered {
             how: how_registered(&ours),
@@ -81,7 +82,7 @@ pub async fn ensure_registered(
                 Ok(record) => record,
                 Err(e) => {
                     // It may have been applied (a timeout): find it by listing next time.
-                    ledger.forget(serial);
+                    known.forget();
                     return Err(e.into());
                 }
             };
@@ -89,11 +90,11 @@ pub async fn ensure_registered(
                 Registration::WouldImport
             } else {
                 tracing::info!(import.record = %record.id, "Hardware hash imported into Autopilot.");
-                ledger.remember(serial, record.id);
+                known.remember(record.id);
                 return Err(DevicePurchasedError::ImportInProgress(serial.clone()));
             }
         }
-        None => follow_import(graph, ledger, serial, ours, import_deadline).await?,
+        None => follow_import(graph, ledger, known, serial, ours, import_deadline).await?,
     };
     let label = match &registration {
         Registration::Registered { how, .. } => format!("{how:?}"),
@@ -106,7 +107,7 @@ pub async fn ensure_registered(
 /// The one Autopilot device whose serial is exactly `serial` (the client copes with graph-behaviour §6's
 /// filter quirks); several is a tenant problem an admin must resolve.
 pub async fn resolve_autopilot_device(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     serial: &SerialNumber,
 ) -> Result<Option<AutopilotDevice>, DevicePurchasedError> {
     let mut found = graph.autopilot_devices_by_serial(serial).await?;
@@ -121,8 +122,9 @@ pub async fn resolve_autopilot_device(
 
 /// Our import exists but the device is not listed: read how far the import got.
 async fn follow_import(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     ledger: &ImportLedger,
+    known: &mut KnownImports,
     serial: &SerialNumber,
     ours: Vec<ImportedDevice>,
     import_deadline: OffsetDateTime,
@@ -152,7 +154,7 @@ async fn follow_import(
         ImportOutcome::Complete { device: None } | ImportOutcome::AlreadyRegisteredHere
             if OffsetDateTime::now_utc() >= import_deadline =>
         {
-            remove_finished_imports(graph, ledger, serial, &ours).await?;
+            remove_finished_imports(graph, ledger, known, serial, &ours).await?;
             Err(DevicePurchasedError::DeviceNeverListed {
                 serial: serial.clone(),
                 outcome: record.outcome(),
@@ -163,11 +165,11 @@ async fn follow_import(
         }
         ImportOutcome::StorageError => {
             // Terminal: remove it, so the next delivery imports afresh.
-            remove_finished_imports(graph, ledger, serial, &ours).await?;
+            remove_finished_imports(graph, ledger, known, serial, &ours).await?;
             Err(DevicePurchasedError::ImportStorageError(serial.clone()))
         }
         rejected => {
-            remove_finished_imports(graph, ledger, serial, &ours).await?;
+            remove_finished_imports(graph, ledger, known, serial, &ours).await?;
             Err(DevicePurchasedError::ImportRejected {
                 serial: serial.clone(),
                 code: record.state.device_error_code,
@@ -181,8 +183,9 @@ async fn follow_import(
 /// still in progress makes the delivery come back later rather than leave it behind.
 #[tracing::instrument(skip_all, fields(serial = %serial, deleted = Empty))]
 pub async fn remove_finished_imports(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     ledger: &ImportLedger,
+    known: &mut KnownImports,
     serial: &SerialNumber,
     ours: &[ImportedDevice],
 ) -> Result<usize, DevicePurchasedError> {
@@ -192,7 +195,7 @@ pub async fn remove_finished_imports(
     {
         return Err(DevicePurchasedError::ImportInProgress(serial.clone()));
     }
-    let deleted = ledger.delete(graph, serial, ours).await?;
+    let deleted = ledger.delete(graph, known, ours).await?;
     Span::current().record("deleted", deleted);
     Ok(deleted)
 }

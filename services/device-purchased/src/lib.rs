@@ -9,7 +9,7 @@
 //! - [`device`]: group tag, Entra device object, device group membership.
 //! - [`sync`]: the tenant-wide Autopilot sync, coalesced.
 //! - [`corporate`]: the corporate identifier (Autopilot device preparation).
-//! - [`serial_lock`]: one delivery per serial at a time inside the process.
+//! - [`memory`]: per-serial state between deliveries, one delivery per serial at a time.
 //! - [`error`]: every cause, classified.
 //! - [`preflight`]: what is checked once at start.
 #![forbid(unsafe_code)]
@@ -20,8 +20,8 @@ pub mod error;
 pub mod handler;
 pub mod import;
 pub mod ledger;
+pub mod memory;
 pub mod preflight;
-pub mod serial_lock;
 pub mod sync;
 
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //!
 //! Not for: per-purchase checks (`device.rs` checks the group again before adding a device).
 
-use graph::api::GraphApi;
+use graph::GraphClient;
 use graph::model::GroupId;
 use shared::config::DevicePurchasedSettings;
 
@@ -12,7 +12,7 @@ use crate::device;
 /// Refuses to start when `device_purchased.device_group_id` names a group that does not exist,
 /// is dynamic (without `device_group_dynamic`), or is not a security group.
 pub async fn check_device_group(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DevicePurchasedSettings,
 ) -> Result<(), String> {
     let id = cfg.device_group_id.trim();

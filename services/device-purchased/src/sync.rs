@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
+use graph::GraphClient;
 use graph::GraphError;
-use graph::api::GraphApi;
 use graph::model::{SyncOutcome, SyncStatus};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -48,10 +48,7 @@ impl SyncCoalescer {
     /// Makes sure a sync was asked for within the interval: ours, another replica's, or one
     /// we trigger now.
     #[tracing::instrument(skip_all, fields(outcome = tracing::field::Empty))]
-    pub async fn ensure_recent_sync(
-        &self,
-        graph: &impl GraphApi,
-    ) -> Result<SyncRequest, GraphError> {
+    pub async fn ensure_recent_sync(&self, graph: &GraphClient) -> Result<SyncRequest, GraphError> {
         let mut last = self.last.lock().await;
         let outcome = if last.is_some_and(|at| at.elapsed() < self.interval) {
             SyncRequest::RecentlyRequested

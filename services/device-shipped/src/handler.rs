@@ -5,10 +5,10 @@
 //!
 //! Not for: AMQP, retries or outcome publishing (the shared runtime does those with what
 //! [`DeviceShippedError::class`] says), nor keeping duplicate deliveries apart in time
-//! (`serial_locks.rs`).
+//! (the per-serial lock in `lib.rs`).
 
+use graph::GraphClient;
 use graph::GraphError;
-use graph::api::GraphApi;
 use graph::model::{AutopilotDevice, AutopilotDeviceId, User, UserId};
 use serde::Serialize;
 use shared::config::DeviceShippedSettings;
@@ -95,7 +95,7 @@ impl Classify for DeviceShippedError {
 
 /// Assigns the shipped device to its user. Safe to repeat.
 pub async fn handle(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DeviceShippedSettings,
     shipped: &DeviceShipped,
 ) -> Result<DeviceAssigned, DeviceShippedError> {
@@ -119,7 +119,7 @@ pub async fn handle(
 /// case aside, and copes with the filter's hyphen and space quirks).
 #[tracing::instrument(skip_all, fields(device.serial = %serial, autopilot.device.id = Empty))]
 pub async fn resolve_device(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     serial: &SerialNumber,
 ) -> Result<AutopilotDevice, DeviceShippedError> {
     let mut found = graph.autopilot_devices_by_serial(serial).await?;
@@ -139,7 +139,7 @@ pub async fn resolve_device(
 
 /// The user by UPN. Not by employeeId: a shipment carries none.
 #[tracing::instrument(skip_all, fields(user.id = Empty))]
-pub async fn resolve_user(graph: &impl GraphApi, upn: &Upn) -> Result<User, DeviceShippedError> {
+pub async fn resolve_user(graph: &GraphClient, upn: &Upn) -> Result<User, DeviceShippedError> {
     let user = graph
         .user_by_upn(upn)
         .await?
@@ -168,7 +168,7 @@ fn addressable_user_name(user: &User, upn: &Upn) -> String {
 /// else and reassigning is allowed.
 #[tracing::instrument(skip_all, fields(autopilot.device.id = %device.id, outcome = Empty))]
 pub async fn ensure_device_assigned(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &DeviceShippedSettings,
     device: &AutopilotDevice,
     upn: &Upn,

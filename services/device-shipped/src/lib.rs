@@ -3,13 +3,11 @@
 //! `onboarding.device.assigned`.
 //!
 //! - [`handler`]: the steps and their errors.
-//! - [`serial_locks`]: duplicate deliveries of one device handled one after the other.
 //! - [`preflight`]: what is checked once at start.
 #![forbid(unsafe_code)]
 
 pub mod handler;
 pub mod preflight;
-pub mod serial_locks;
 
 use std::sync::Arc;
 
@@ -18,20 +16,21 @@ use runner::{Parts, ServiceError};
 use shared::amqp::{DeliveryInfo, Handler, Outcome};
 use shared::config::{DeviceShippedSettings, Service, Settings};
 use shared::events::{DEVICE_ASSIGNED, DeviceShipped, Envelope};
+use shared::keyed_lock::KeyedLocks;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use handler::DeviceShippedError;
-use serial_locks::SerialLocks;
-
-/// Enough stripes that unrelated serials rarely wait for each other at `amqp.concurrency` ≤ 32.
-const LOCK_STRIPES: usize = 256;
 
 /// The runtime's view of the service: one shipment in, one assignment out.
 pub struct Shipments {
     graph: GraphClient,
     cfg: DeviceShippedSettings,
-    locks: SerialLocks,
+    /// One shipment per device at a time in this process: duplicate deliveries running at once
+    /// (`amqp.concurrency`) would each read "unassigned" and write; holding the serial from the
+    /// first read to the write makes the second read the first's result. Not across replicas:
+    /// two writing the same assignment at the same instant is harmless.
+    locks: KeyedLocks<String>,
 }
 
 impl Handler for Shipments {
@@ -43,7 +42,7 @@ impl Handler for Shipments {
         event: &Envelope<DeviceShipped>,
         _: &DeliveryInfo,
     ) -> Result<Outcome, DeviceShippedError> {
-        let _one_at_a_time = self.locks.lock(&event.data.serial_number).await;
+        let _one_at_a_time = self.locks.lock(event.data.serial_number.key()).await;
         let assigned = handler::handle(&self.graph, &self.cfg, &event.data).await?;
         Ok(Outcome {
             event_type: DEVICE_ASSIGNED,
@@ -71,7 +70,7 @@ pub async fn run(
     let handler = Arc::new(Shipments {
         graph: parts.graph.clone(),
         cfg: settings.device_shipped.clone(),
-        locks: SerialLocks::new(LOCK_STRIPES),
+        locks: KeyedLocks::default(),
     });
     runner::serve(
         &settings,

@@ -8,11 +8,11 @@
 
 use std::collections::BTreeSet;
 
+use graph::GraphClient;
 use graph::GraphError;
-use graph::api::GraphApi;
+use graph::JoinOutcome;
+use graph::JoinScope;
 use graph::model::{GroupId, Membership, User, UserId};
-use graph::policy::JoinScope;
-use graph::policy_writer::JoinOutcome;
 use serde::Serialize;
 use shared::config::{JoinMode, NewHireSettings};
 use shared::error::{Classify, ErrorClass};
@@ -121,7 +121,7 @@ impl Classify for NewHireError {
 
 /// Makes a new hire able to join devices and a member of their groups. Safe to repeat.
 pub async fn handle(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &NewHireSettings,
     hire: &EmployeeHired,
 ) -> Result<UserReady, NewHireError> {
@@ -147,7 +147,7 @@ pub async fn handle(
 /// Finds the hire by UPN, then by employeeId (HR's UPN can differ from Entra's after a rename).
 #[tracing::instrument(skip_all, fields(user.id = Empty))]
 pub async fn resolve_user(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     upn: &Upn,
     employee_id: &EmployeeId,
 ) -> Result<User, NewHireError> {
@@ -180,7 +180,7 @@ pub async fn resolve_user(
 /// Makes the user able to join devices to Entra, the way `cfg.join_mode` says.
 #[tracing::instrument(skip_all, fields(join.mode = ?cfg.join_mode, outcome = Empty))]
 pub async fn ensure_can_join_devices(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &NewHireSettings,
     user: &User,
 ) -> Result<JoinReadiness, NewHireError> {
@@ -222,7 +222,7 @@ pub async fn ensure_can_join_devices(
 /// Makes `user` a direct member of `group`: reads first, adds only when missing.
 #[tracing::instrument(skip_all, fields(group.id = %group.as_str(), user.id = %user.as_str(), outcome = Empty))]
 pub async fn ensure_group_member(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     group: &GroupId,
     user: &UserId,
 ) -> Result<MembershipOutcome, NewHireError> {

@@ -3,9 +3,9 @@
 //!
 //! Not for: per-hire checks (`handler.rs` reads the policy where the join mode needs it).
 
-use graph::api::GraphApi;
+use graph::GraphClient;
+use graph::JoinScope;
 use graph::model::GroupId;
-use graph::policy::JoinScope;
 use shared::config::{JoinMode, NewHireSettings};
 
 /// What the start-up check found; logged by `run`.
@@ -22,7 +22,7 @@ pub enum JoinSetup {
 /// Refuses to start in `group` mode when the join group cannot grant joining, and warns when
 /// the per-user device quota is below the floor (Windows 365 Link guidance).
 pub async fn check_join_setup(
-    graph: &impl GraphApi,
+    graph: &GraphClient,
     cfg: &NewHireSettings,
 ) -> Result<JoinSetup, String> {
     let policy = graph
