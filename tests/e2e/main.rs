@@ -19,7 +19,7 @@ mod graph_client;
 mod cli_publish;
 // The three services together, events in the worst order.
 mod converge;
-// The README's main job (onboardctl demo) as a test.
+// The README's main job (scripts/demo: the onboard-demo binary) as a test.
 mod demo;
 // The README's walk-through on scripts/stack: feed, break, dead letter, trace, fix, replay.
 mod walkthrough;
