@@ -33,3 +33,5 @@ mod cli_dead;
 mod cli_preflight;
 // onboardctl status: users and devices ready, pending or blocked; HR start dates.
 mod cli_status;
+// onboardctl like its neighbours: completions, man page, JSON errors, NO_COLOR.
+mod cli_conventions;
