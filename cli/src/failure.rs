@@ -1,7 +1,8 @@
 //! The error a run failed with, reported once, at the top, with its whole cause chain: for a
-//! person `onboardctl: <error>: <cause>: ...` on stderr; under `--output json` one JSON object
-//! on stdout, where the report would have been, so a script reads exactly one document either
-//! way and the exit code says which it got:
+//! person `onboardctl: <error>: <cause>: ...` on stderr, always (as clap's own usage errors
+//! are); under `--output json` also one JSON object on stdout, where the report would have
+//! been, so a script reads exactly one document either way and the exit code says which it
+//! got:
 //!
 //! ```json
 //! { "error": "connecting to the broker (amqp.url)", "causes": ["Connection refused (os error 111)"], "exit_code": 1 }
@@ -63,17 +64,20 @@ pub fn report(err: &anyhow::Error, output: Output) -> Exit {
         // by Unix convention, that is not our failure, and there is nobody left to tell.
         return Exit::Done;
     }
-    match output {
-        Output::Json => print_json(&ErrorReport::from_error(err)),
-        Output::Table => eprintln!("onboardctl: {err:#}"),
+    eprintln!("onboardctl: {err:#}");
+    if output == Output::Json {
+        print_json(&ErrorReport::from_error(err));
     }
     Exit::Failed
 }
 
 /// A command line clap refused (or `--help`/`--version`, which clap prints and exits 0 on).
-/// Under `--output json` the refusal is printed as an [`ErrorReport`]; otherwise clap prints it.
+/// clap prints the refusal on stderr as always; under `--output json` it is also printed as an
+/// [`ErrorReport`] on stdout.
 pub fn usage(err: clap::Error, args: impl IntoIterator<Item = OsString>) -> Exit {
     if err.use_stderr() && asks_for_json(args) {
+        // Best effort, as clap's own `exit` does: stderr may be closed.
+        let _ = err.print();
         print_json(&ErrorReport::from_usage(&err));
         return Exit::Usage;
     }
