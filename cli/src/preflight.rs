@@ -23,6 +23,8 @@ use graph::{GraphClient, JoinScope, NoopObserver};
 use serde::Serialize;
 use shared::config::{JoinMode, Settings};
 
+use crate::context::Context;
+use crate::exit::Exit;
 use crate::readiness::{self, State, Step};
 
 const DEVICE_SETTINGS_PATH: &str = "Entra admin center > Devices > Device settings";
@@ -58,22 +60,49 @@ pub const ONBOARDCTL: &[Needed] = &[
 pub enum AppRole {
     /// onboardctl's own read-only registration.
     Onboardctl,
+    /// The new-hire service's registration.
     NewHire,
+    /// The device-purchased service's registration.
     DevicePurchased,
+    /// The device-shipped service's registration.
     DeviceShipped,
 }
 
 /// The report: every step in order, and whether the tenant is ready.
 #[derive(Debug, Serialize)]
 pub struct Preflight {
+    /// Whether no step is blocked (pending and manual steps do not count).
     pub ready: bool,
+    /// Every step, in the order an admin follows them.
     pub steps: Vec<Step>,
+}
+
+/// `onboardctl preflight`'s flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Judge the [graph] credential's permissions against these apps' needs (repeatable;
+    /// default: onboardctl's own read-only set). Run it with a service's config and
+    /// `--permissions-for new-hire` to check that service's registration.
+    #[arg(long, value_enum, default_values_t = [AppRole::Onboardctl])]
+    permissions_for: Vec<AppRole>,
+    /// Also read what no application may read (MDM user scope, for automatic enrollment)
+    /// with a person's sign-in: `azure-cli` = the account signed in to `az` (delegated
+    /// Policy.Read.All and a reader role such as Global Reader). Used for that read only.
+    #[arg(long, value_enum, value_name = "SIGN_IN")]
+    delegated: Option<DelegatedSignIn>,
+}
+
+/// Checks and reports; `NotReady` when a step is blocked.
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<Exit> {
+    let report = check(&ctx.settings, &args.permissions_for, args.delegated).await?;
+    ctx.output.print(&report, || render(&report));
+    Ok(Exit::unless(report.ready, Exit::NotReady))
 }
 
 /// Runs every check with the credential in `[graph]`, judging its permissions as `roles`
 /// (the union of their needs). With `sign_in`, MDM user scope (which no application may
 /// read) is read with that person's delegated sign-in, and only that.
-pub async fn run(
+pub async fn check(
     settings: &Settings,
     roles: &[AppRole],
     sign_in: Option<DelegatedSignIn>,
@@ -103,6 +132,7 @@ pub async fn run(
     })
 }
 
+/// Every step with what was found and what to do, as a person reads it.
 pub fn render(p: &Preflight) -> String {
     let title = if p.ready {
         "preflight: the tenant is ready"

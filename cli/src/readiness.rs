@@ -7,6 +7,7 @@
 use graph::GraphError;
 use serde::Serialize;
 
+/// Where a step (or a whole subject) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -36,6 +37,7 @@ impl State {
 pub struct Step {
     /// Short name, stable for scripts (`join-setting`, `user-device-quota`, ...).
     pub step: String,
+    /// Where it stands.
     pub state: State,
     /// What was found, in an admin's words.
     pub found: String,
@@ -48,6 +50,7 @@ pub struct Step {
 }
 
 impl Step {
+    /// Done: `found` says what is there.
     pub fn ready(step: &str, found: impl Into<String>) -> Step {
         Step {
             step: step.to_owned(),
@@ -58,6 +61,7 @@ impl Step {
         }
     }
 
+    /// Not yet, but it will get there without an admin; `fix` says who gets it there.
     pub fn pending(step: &str, found: impl Into<String>, fix: impl Into<String>) -> Step {
         Step {
             step: step.to_owned(),
@@ -68,6 +72,7 @@ impl Step {
         }
     }
 
+    /// An admin must act, as `fix` says.
     pub fn blocked(step: &str, found: impl Into<String>, fix: impl Into<String>) -> Step {
         Step {
             step: step.to_owned(),
@@ -78,6 +83,7 @@ impl Step {
         }
     }
 
+    /// Unreadable with application permissions: `fix` says where to check by hand.
     pub fn manual(step: &str, found: impl Into<String>, fix: impl Into<String>) -> Step {
         Step {
             step: step.to_owned(),

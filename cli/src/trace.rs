@@ -7,16 +7,41 @@
 //! Not for: production. There the spans go to an OpenTelemetry Collector and Jaeger (compose,
 //! Kubernetes), which keep, index and expire them; this file only grows until it is deleted.
 
+pub mod collect;
 mod receiver;
+pub mod show;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, Write as _};
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 pub use receiver::serve;
+
+use crate::exit::Exit;
+use crate::output::Output;
+
+/// The `trace` verbs.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Receive OTLP/gRPC traces (point telemetry.otlp_endpoint here) and append every span to
+    /// the store, until interrupted.
+    Collect(collect::Args),
+    /// Print the traces that match, each as a tree: publish, consume, every step and Graph call,
+    /// with retries and dead letters under the span they happened in.
+    Show(show::Args),
+}
+
+/// Runs the `trace` verb the command line names. Needs no settings and exports nothing: it is
+/// where spans are sent.
+pub async fn run(command: Command, out: Output) -> anyhow::Result<Exit> {
+    match command {
+        Command::Collect(args) => collect::run(args).await,
+        Command::Show(args) => show::run(args, out),
+    }
+}
 
 /// The variable `--store` reads when it is not given (`scripts/stack env` sets it).
 pub const STORE_ENV: &str = "ONBOARDCTL_TRACE_STORE";
@@ -26,16 +51,24 @@ pub const STORE_ENV: &str = "ONBOARDCTL_TRACE_STORE";
 pub struct SpanRecord {
     /// `service.name` of the resource that exported it.
     pub service: String,
+    /// 32 hex digits.
     pub trace_id: String,
+    /// 16 hex digits.
     pub span_id: String,
     /// Empty for a trace's root.
     pub parent_span_id: String,
+    /// The span's name (`publish hr.employee.hired`, `GET /v1.0/users/{id}`, ...).
     pub name: String,
+    /// When it started, in nanoseconds since the Unix epoch.
     pub start_unix_nano: u64,
+    /// When it ended, in nanoseconds since the Unix epoch.
     pub end_unix_nano: u64,
+    /// How it ended.
     pub status: SpanStatus,
+    /// The error's description, when it ended in error.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status_message: String,
+    /// Every attribute, as text.
     pub attributes: BTreeMap<String, String>,
     /// The log events recorded inside the span (a retry, a dead letter), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -46,7 +79,9 @@ pub struct SpanRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpanStatus {
+    /// Nobody said (most spans).
     Unset,
+    /// Marked successful.
     Ok,
     /// The span ended in error (for a consume span: the attempt failed).
     Error,
@@ -55,11 +90,14 @@ pub enum SpanStatus {
 /// A log event inside a span: its message and fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanEvent {
+    /// The event's message.
     pub name: String,
+    /// Its fields, as text.
     pub attributes: BTreeMap<String, String>,
 }
 
 impl SpanRecord {
+    /// The attribute `key`, if the span has it.
     pub fn attr(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
     }
@@ -67,43 +105,6 @@ impl SpanRecord {
     fn duration_ms(&self) -> f64 {
         self.end_unix_nano.saturating_sub(self.start_unix_nano) as f64 / 1e6
     }
-}
-
-/// Receives spans on `listen` and appends them to `store` until `shutdown` completes.
-pub async fn collect(
-    listen: std::net::SocketAddr,
-    store: &Path,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(store)
-        .with_context(|| format!("opening the trace store {}", store.display()))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let file = std::sync::Mutex::new(std::io::LineWriter::new(file));
-    eprintln!(
-        "onboardctl trace: OTLP/gRPC on http://{}, spans appended to {}",
-        listener.local_addr()?,
-        store.display()
-    );
-    serve(
-        listener,
-        move |spans| {
-            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-            for span in spans {
-                // A span that cannot be written is lost to this store only; the exporter
-                // must not be told to retry a batch the file half holds.
-                if let Ok(line) = serde_json::to_string(&span) {
-                    let _ = writeln!(file, "{line}");
-                }
-            }
-        },
-        shutdown,
-    )
-    .await
 }
 
 /// Every span in `store`; a line that is not a span (a write cut short) is skipped.
@@ -122,6 +123,7 @@ pub fn read_store(store: &Path) -> anyhow::Result<Vec<SpanRecord>> {
 /// Which traces to show.
 #[derive(Debug, Clone)]
 pub enum Query {
+    /// The trace with this id (case-insensitive).
     TraceId(String),
     /// Every trace with a span whose `device.serial` is this (case-insensitive).
     Serial(String),
@@ -147,14 +149,18 @@ impl Query {
 /// One trace: its spans, earliest first.
 #[derive(Debug, Serialize)]
 pub struct Trace {
+    /// The trace's id.
     pub trace_id: String,
+    /// Every span of it, earliest first.
     pub spans: Vec<SpanRecord>,
 }
 
 /// What `trace show` prints.
 #[derive(Debug, Serialize)]
 pub struct Shown {
+    /// The file read.
     pub store: PathBuf,
+    /// The traces that matched, earliest first.
     pub traces: Vec<Trace>,
 }
 

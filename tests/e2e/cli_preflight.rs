@@ -178,7 +178,7 @@ async fn cli_preflight_reports_each_missing_piece_of_the_tenant_and_exits_4() {
         change(&mut env.emulator.state().world().tenant);
         let settings = env.settings(demo::ONBOARDCTL, &overrides);
 
-        let report = preflight::run(&settings, &[AppRole::Onboardctl], None)
+        let report = preflight::check(&settings, &[AppRole::Onboardctl], None)
             .await
             .expect("preflight ran");
 
@@ -210,7 +210,7 @@ async fn cli_preflight_judges_a_service_registration_against_that_services_needs
     // new-hire's demo app in join mode group: Policy.ReadWrite is more than the Read it needs.
     let settings = env.settings(demo::NEW_HIRE, &[DEVICE_GROUP]);
 
-    let report = preflight::run(&settings, &[AppRole::NewHire], None)
+    let report = preflight::check(&settings, &[AppRole::NewHire], None)
         .await
         .expect("preflight ran");
 
@@ -225,7 +225,7 @@ async fn cli_preflight_judges_a_service_registration_against_that_services_needs
         demo::NEW_HIRE,
         &[DEVICE_GROUP, ("new_hire.join_mode", "users")],
     );
-    let report = preflight::run(&users_mode, &[AppRole::NewHire], None)
+    let report = preflight::check(&users_mode, &[AppRole::NewHire], None)
         .await
         .expect("preflight ran");
     assert_eq!(state_of(&report, "app-permissions").0, State::Ready);

@@ -73,14 +73,14 @@ async fn cli_status_says_pending_for_a_user_not_provisioned_or_not_yet_handled()
     let env = spawn_real_time("cli_status_pending_user").await;
     let settings = env.settings(demo::ONBOARDCTL, &[]);
 
-    let alan = status::run(
+    let alan = status::report(
         &settings,
         Query::User(demo::UPN_ALAN.parse().unwrap()),
         status::today(),
     )
     .await
     .expect("status");
-    let ada = status::run(
+    let ada = status::report(
         &settings,
         Query::User(demo::UPN_ADA.parse().unwrap()),
         status::today(),
@@ -121,7 +121,7 @@ async fn cli_status_says_blocked_when_the_policy_lets_nobody_join() {
         serde_json::json!({ "@odata.type": "#microsoft.graph.noDeviceRegistrationMembership" });
     let settings = env.settings(demo::ONBOARDCTL, &[SALES]);
 
-    let report = status::run(
+    let report = status::report(
         &settings,
         Query::User(demo::UPN_KATHERINE.parse().unwrap()),
         status::today(),
@@ -154,7 +154,7 @@ async fn cli_status_from_an_hr_csv_judges_each_hire_against_their_start_date() {
     let path = std::env::temp_dir().join(format!("{}.hires.csv", env.prefix));
     std::fs::write(&path, csv).unwrap();
 
-    let report = status::run(&settings, Query::Csv(path.clone()), today)
+    let report = status::report(&settings, Query::Csv(path.clone()), today)
         .await
         .expect("status");
 
@@ -182,14 +182,14 @@ async fn cli_status_of_devices_registered_and_unknown() {
     let env = spawn_real_time("cli_status_devices").await;
     let settings = env.settings(demo::ONBOARDCTL, &[DEVICE_GROUP]);
 
-    let known = status::run(
+    let known = status::report(
         &settings,
         Query::Serial(demo::AUTOPILOT_SERIAL.parse().unwrap()),
         status::today(),
     )
     .await
     .expect("status");
-    let unknown = status::run(
+    let unknown = status::report(
         &settings,
         Query::Serial("NOPE0001".parse().unwrap()),
         status::today(),
@@ -233,7 +233,7 @@ async fn cli_status_from_a_hardware_hash_csv_checks_each_device_and_its_assigned
     let path = std::env::temp_dir().join(format!("{}.hashes.csv", env.prefix));
     std::fs::write(&path, csv).unwrap();
 
-    let report = status::run(&settings, Query::Csv(path.clone()), status::today())
+    let report = status::report(&settings, Query::Csv(path.clone()), status::today())
         .await
         .expect("status");
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use onboardctl::demo::{DemoOptions, run};
+use onboard_demo::{DemoOptions, run};
 use onboardctl::output::Output;
 use shared::amqp::consumer::ConsumerSpec;
 use shared::amqp::{Publisher, topology};

@@ -19,7 +19,7 @@ mod graph_client;
 mod cli_publish;
 // The three services together, events in the worst order.
 mod converge;
-// The README's main job (onboardctl demo) as a test.
+// The README's main job (scripts/demo: the onboard-demo binary) as a test.
 mod demo;
 // The README's walk-through on scripts/stack: feed, break, dead letter, trace, fix, replay.
 mod walkthrough;
@@ -35,3 +35,5 @@ mod cli_preflight;
 mod cli_status;
 // `<service> --probe live|ready`, the health check of the distroless image: exit codes.
 mod probe;
+// onboardctl like its neighbours: completions, man page, JSON errors, NO_COLOR.
+mod cli_conventions;

@@ -1,7 +1,7 @@
 //! One dead letter as an operator sees it: what the runtime's headers (and the body's `type`)
 //! say about it, every header as text, and the body with the hardware hash masked.
 //!
-//! Not for: taking messages from the broker or putting them back (`dead.rs`).
+//! Not for: taking messages from the broker or putting them back (`broker.rs`).
 
 use lapin::message::Delivery;
 use lapin::types::{AMQPValue, FieldTable};
@@ -18,9 +18,11 @@ pub struct Summary {
     /// The CloudEvents `type` from the body, if the body parsed.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// Why it died, in the runtime's words (`x-onboarding-reason`).
     pub reason: Option<String>,
     /// `transient`, `permanent` or `invalid`.
     pub error_class: Option<String>,
+    /// Deliveries the runtime made before giving up.
     pub attempts: Option<u64>,
     /// RFC 3339 time the runtime first saw the event.
     pub first_seen: Option<String>,
@@ -31,6 +33,7 @@ pub struct Summary {
 /// One dead letter in full, as `dead show` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Shown {
+    /// What `dead list` shows of it.
     #[serde(flatten)]
     pub summary: Summary,
     /// The trace the event belongs to (from `traceparent`): every attempt, Graph call and

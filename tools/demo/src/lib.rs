@@ -1,11 +1,16 @@
-//! `onboardctl demo`: the whole product on one machine, on embedded defaults. It starts the
-//! Graph emulator (the built-in demo tenant, emulated time sped up) and every service
-//! in-process against the local RabbitMQ, publishes the sample files in `examples/` exactly as
-//! `publish --from-csv` would, waits until every event has an outcome (or a dead letter), and
-//! prints what is now true in the tenant.
+//! `onboard-demo` (what `scripts/demo` runs): the whole product on one machine, on embedded
+//! defaults. It starts the Graph emulator (the built-in demo tenant, emulated time sped up) and
+//! every service in-process against the local RabbitMQ, publishes the sample files in
+//! `examples/` exactly as `onboardctl publish --from-csv` would, waits until every event has an
+//! outcome (or a dead letter), and prints what is now true in the tenant.
+//!
+//! Its own crate because it links the emulator, a token issuer: the production `onboardctl`
+//! must not carry one (`cargo tree -p onboardctl -e normal` shows no `graph-emulator`).
 //!
 //! Not for: production (the services run as their own binaries there) or tests' assertions
 //! (the e2e tests drive the same pieces with their own isolation).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,8 +28,8 @@ use shared::config::{Service, Settings};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::output::Output;
-use crate::publish::{self, CsvKind};
+use onboardctl::output::Output;
+use onboardctl::publish::{self, CsvKind};
 
 /// What the demo is started with; the defaults are what `scripts/demo` runs.
 #[derive(Debug, Clone)]
@@ -53,30 +58,45 @@ impl Default for DemoOptions {
 /// The tenant after the demo: one line per hire and per device.
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// Events the sample files made and the broker confirmed.
     pub published: usize,
+    /// Outcome events that answer the demo's own events, by routing key.
     pub outcomes: BTreeMap<String, usize>,
     /// Events still without an outcome at the end (dead-lettered, or still retrying).
     pub without_outcome: usize,
+    /// The HR file's hires as the tenant has them now.
     pub hires: Vec<HireState>,
+    /// Every Autopilot device of the tenant.
     pub devices: Vec<DeviceState>,
 }
 
+/// One Autopilot device of the tenant after the demo.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceState {
+    /// The serial number it was imported with.
     pub serial_number: String,
+    /// Its Autopilot (windowsAutopilotDeviceIdentity) id.
     pub autopilot_device_id: String,
+    /// The group tag (order id) it carries; empty if none.
     pub group_tag: String,
+    /// The UPN it is assigned to; empty if none.
     pub assigned_user: String,
+    /// The Entra device object's id, once Autopilot created one.
     pub entra_device_id: Option<String>,
+    /// Whether that Entra device is in the device group.
     pub in_device_group: bool,
 }
 
+/// One hire of the HR file after the demo.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HireState {
+    /// The hire's UPN.
     pub user_principal_name: String,
+    /// Whether they are in the join group (the demo tenant's policy is Selected).
     pub may_join_devices: bool,
+    /// Display names of the groups they are a direct member of.
     pub groups: Vec<String>,
 }
 
