@@ -107,26 +107,40 @@ pub async fn serve<H: Handler>(
 }
 
 /// A token cancelled on SIGTERM or SIGINT: what Kubernetes and a terminal send to stop us.
+/// Off Unix (onboardctl on Windows links this crate), Ctrl-C alone.
 pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(e) => {
-                    tracing::error!(error = %e, "Cannot listen for SIGTERM; stopping.");
-                    cancel.cancel();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received; draining."),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; draining."),
-        }
+        wait_for_stop_signal().await;
         cancel.cancel();
     });
     token
+}
+
+#[cfg(unix)]
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot listen for SIGTERM; stopping.");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received; draining."),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; draining."),
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop_signal() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %e, "Cannot listen for Ctrl-C; stopping.");
+        return;
+    }
+    tracing::info!("Ctrl-C received; draining.");
 }
 
 /// Why a service binary stopped with an error, for `main` to print with its causes.
