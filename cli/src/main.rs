@@ -18,9 +18,7 @@ use onboardctl::dead::{self, ServiceArg};
 use onboardctl::output::Output;
 use onboardctl::{demo, intake, preflight, publish, status, trace};
 use shared::config::{Service, Settings};
-use shared::events::{
-    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
-};
+use shared::events::{DevicePurchased, DeviceShipped, EmployeeHired};
 use shared::ids::{EmployeeId, GroupTag, HardwareHash, OrderId, SerialNumber, Upn};
 
 /// Exit code for "done in part".
@@ -515,7 +513,6 @@ async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> an
             department,
             start_date,
         } => {
-            let subject = Some(employee_id.to_string());
             let data = EmployeeHired {
                 employee_id,
                 user_principal_name: upn,
@@ -523,13 +520,7 @@ async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> an
                 department,
                 start_date,
             };
-            publish::publish_one(
-                settings,
-                EMPLOYEE_HIRED,
-                derived(EMPLOYEE_HIRED, subject, data),
-                out,
-            )
-            .await
+            publish::publish_one(settings, derived(data), out).await
         }
         PublishOne::Purchase {
             order_id,
@@ -541,7 +532,6 @@ async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> an
             product_key,
             intended_user,
         } => {
-            let subject = Some(serial.to_string());
             let data = DevicePurchased {
                 order_id,
                 serial_number: serial,
@@ -552,13 +542,7 @@ async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> an
                 group_tag,
                 intended_user_principal_name: intended_user,
             };
-            publish::publish_one(
-                settings,
-                DEVICE_PURCHASED,
-                derived(DEVICE_PURCHASED, subject, data),
-                out,
-            )
-            .await
+            publish::publish_one(settings, derived(data), out).await
         }
         PublishOne::Shipment {
             serial,
@@ -567,7 +551,6 @@ async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> an
             carrier,
             tracking_number,
         } => {
-            let subject = Some(serial.to_string());
             let data = DeviceShipped {
                 order_id,
                 serial_number: serial,
@@ -576,13 +559,7 @@ async fn publish_single(settings: &Settings, one: PublishOne, out: Output) -> an
                 tracking_number,
                 shipped_at: Some(time::OffsetDateTime::now_utc()),
             };
-            publish::publish_one(
-                settings,
-                DEVICE_SHIPPED,
-                derived(DEVICE_SHIPPED, subject, data),
-                out,
-            )
-            .await
+            publish::publish_one(settings, derived(data), out).await
         }
     }
 }

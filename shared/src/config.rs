@@ -97,21 +97,6 @@ impl Service {
         }
     }
 
-    /// The CloudEvents `type` this service consumes, which is also its routing key.
-    pub fn consumed_event_type(self) -> Option<&'static str> {
-        match self {
-            Service::NewHire => Some(crate::events::EMPLOYEE_HIRED),
-            Service::DevicePurchased => Some(crate::events::DEVICE_PURCHASED),
-            Service::DeviceShipped => Some(crate::events::DEVICE_SHIPPED),
-            Service::Cli => None,
-        }
-    }
-
-    /// The routing key the work queue is bound with (the same string as the event type).
-    pub fn routing_key(self) -> Option<&'static str> {
-        self.consumed_event_type()
-    }
-
     /// The work queue this service consumes, from `[amqp.queues]`.
     pub fn queue(self, amqp: &AmqpSettings) -> Option<&str> {
         match self {

@@ -203,9 +203,12 @@ async fn s6_serial_filter_is_contains_only_eq_and_hyphens_are_400() {
             &format!("{DEVICES}?$filter=serialNumber%20eq%20'{AUTOPILOT_SERIAL}'"),
         )
         .await;
-    assert_eq!(eq.status, 400, "graph-behaviour §6: eq on serialNumber is 400");
-    let inner: Value =
-        serde_json::from_str(eq.message()).expect("graph-behaviour §6: Intune message is JSON inside a string");
+    assert_eq!(
+        eq.status, 400,
+        "graph-behaviour §6: eq on serialNumber is 400"
+    );
+    let inner: Value = serde_json::from_str(eq.message())
+        .expect("graph-behaviour §6: Intune message is JSON inside a string");
     assert!(inner["Message"].is_string());
     let hyphen = e
         .get(
@@ -213,7 +216,10 @@ async fn s6_serial_filter_is_contains_only_eq_and_hyphens_are_400() {
             &format!("{DEVICES}?$filter=contains(serialNumber,'CZC-1')"),
         )
         .await;
-    assert_eq!(hyphen.status, 400, "graph-behaviour §6: a hyphen in the value is 400");
+    assert_eq!(
+        hyphen.status, 400,
+        "graph-behaviour §6: a hyphen in the value is 400"
+    );
     let space = e
         .get(
             ONBOARDCTL,
