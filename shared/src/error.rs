@@ -9,7 +9,10 @@ use std::time::Duration;
 pub enum ErrorClass {
     /// Throttling, 5xx, timeouts, "not there yet": retry later. `retry_after` is the server's
     /// (or the handler's) own estimate and wins over the attempt-based schedule.
-    Transient { retry_after: Option<Duration> },
+    Transient {
+        /// How long to wait, when the server (or the handler) knows.
+        retry_after: Option<Duration>,
+    },
     /// Invalid input, missing permission, a state only an admin can change: dead-letter now.
     Permanent,
 }

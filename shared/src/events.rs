@@ -36,23 +36,29 @@ pub trait Event: Serialize + Send + Sync + 'static {
 /// A CloudEvents 1.0 envelope in structured JSON mode. `type` is the routing key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
+    /// The CloudEvents version, always `1.0`.
     pub specversion: String,
     /// Unique per event; also the AMQP `message_id`. Redeliveries keep it.
     pub id: String,
     /// URI-reference of the producer, e.g. `urn:onboarding:new-hire` or `https://hr.example/`.
     pub source: String,
     #[serde(rename = "type")]
+    /// The CloudEvents `type`; also the routing key.
     pub event_type: String,
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When the event happened, if the producer says.
     pub time: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the event is about (an employee id, a serial number): searchable, never personal data.
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The media type of `data`: `application/json` or absent.
     pub datacontenttype: Option<String>,
+    /// The typed event data.
     pub data: T,
 }
 
@@ -88,11 +94,15 @@ time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmployeeHired {
+    /// The HR system's employee id; also the CloudEvents subject.
     pub employee_id: EmployeeId,
+    /// The user's UPN in Entra (`userPrincipalName`).
     pub user_principal_name: Upn,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Display name, for logs an admin reads.
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Department: chooses the groups (`new_hire.groups_by_department`).
     pub department: Option<String>,
     /// First working day, `YYYY-MM-DD`.
     #[serde(default, with = "ymd::option", skip_serializing_if = "Option::is_none")]
@@ -110,21 +120,28 @@ impl Event for EmployeeHired {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DevicePurchased {
+    /// The purchase order.
     pub order_id: OrderId,
+    /// The device's serial number; also the CloudEvents subject.
     pub serial_number: SerialNumber,
     /// Optional in the contract: a tenant that registers by corporate identifier only does not
     /// need it (`device_purchased.require_hardware_hash`), so the service enforces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware_hash: Option<HardwareHash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Windows product key, if procurement has it.
     pub product_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Manufacturer as the device reports it (for the corporate identifier).
     pub manufacturer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Model as the device reports it (for the corporate identifier).
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Autopilot group tag to set on the device.
     pub group_tag: Option<GroupTag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The user the device is meant for, if known at purchase.
     pub intended_user_principal_name: Option<Upn>,
 }
 
@@ -140,18 +157,24 @@ impl Event for DevicePurchased {
 #[serde(rename_all = "camelCase")]
 pub struct DeviceShipped {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The purchase order, if the shipment names it.
     pub order_id: Option<OrderId>,
+    /// The device's serial number; also the CloudEvents subject.
     pub serial_number: SerialNumber,
+    /// The user the device was shipped to.
     pub user_principal_name: Upn,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The carrier, for the record.
     pub carrier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The carrier's tracking number, for the record.
     pub tracking_number: Option<String>,
     #[serde(
         default,
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
+    /// When the device left the warehouse.
     pub shipped_at: Option<OffsetDateTime>,
 }
 
@@ -166,17 +189,36 @@ impl Event for DeviceShipped {
 /// will fail the same way, so the runtime dead-letters it at once with this message as reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidEvent {
+    /// The AMQP content type, when it is not CloudEvents structured JSON.
     #[error("content_type: expected {CONTENT_TYPE}, got {}", .0.as_deref().unwrap_or("none"))]
     ContentType(Option<String>),
+    /// The body is over the size limit (checked before it is read).
     #[error("body: {size} bytes is over the {max}-byte limit")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The body's size in bytes.
+        size: usize,
+        /// `amqp.max_body_bytes`.
+        max: usize,
+    },
+    /// The body is not a JSON object; why.
     #[error("body: not a JSON object ({0})")]
     NotJson(String),
+    /// An event of another type than the queue carries.
     #[error("type: expected {expected}, got {got}")]
-    WrongType { expected: String, got: String },
+    WrongType {
+        /// The type the queue carries.
+        expected: String,
+        /// The type the event has.
+        got: String,
+    },
     /// A missing or malformed attribute or data field, named by its JSON path.
     #[error("{field}: {problem}")]
-    Field { field: String, problem: String },
+    Field {
+        /// The JSON path of the field (`data.userPrincipalName`).
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl Classify for InvalidEvent {

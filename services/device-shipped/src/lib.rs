@@ -6,9 +6,14 @@
 //! - [`serial_locks`]: duplicate deliveries of one device handled one after the other.
 //! - [`preflight`]: what is checked once at start.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+// TODO(merge): document these items once handlers take &GraphClient (that change owns
+// handler.rs and its neighbours); until then the lint guards everything else of this crate.
+#[allow(missing_docs)]
 pub mod handler;
 pub mod preflight;
+#[allow(missing_docs)]
 pub mod serial_locks;
 
 use std::sync::Arc;

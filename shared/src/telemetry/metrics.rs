@@ -22,6 +22,7 @@ type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 /// The state of the broker connection, as `onboarding_broker_connected` and the log say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrokerLink {
+    /// Connected (or recovered).
     Up,
     /// Dropped under us: the consumer reconnects.
     Lost,

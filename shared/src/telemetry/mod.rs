@@ -35,8 +35,10 @@ use crate::error::{Classify, ErrorClass};
 /// Telemetry could not be set up. Both are configuration mistakes found at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
+    /// `telemetry.log_filter` is not a valid filter directive.
     #[error("telemetry.log_filter: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// The OTLP exporter for `telemetry.otlp_endpoint` could not be built.
     #[error("telemetry.otlp_endpoint: cannot build the OTLP exporter: {0}")]
     Otlp(#[from] opentelemetry_otlp::ExporterBuildError),
 }
