@@ -1,7 +1,8 @@
-//! What a replay would write to Graph, without writing it: the service's own handler runs
+//! What a replay would write to Graph, without writing it: the service's own `Handler` runs
 //! against a `GraphClient` in shadow mode (`dry_run = true`: reads happen, writes are counted,
-//! not sent), and the writes it counted are the plan. The same code path as production, so the
-//! plan cannot drift from what a replay does.
+//! not sent), through the runtime's own parse-and-handle step (`shared::amqp::parse_and_handle`),
+//! and the writes it counted are the plan. The same code path as production, so the plan cannot
+//! drift from what a replay does.
 //!
 //! Not for: the broker (`dead.rs` takes and requeues the messages).
 
@@ -11,11 +12,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use graph::{GraphClient, GraphObserver};
 use serde::Serialize;
+use shared::amqp::{Body, DeliveryInfo, Handler, Rejected, parse_and_handle};
 use shared::config::{Service, Settings};
-use shared::events::{
-    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
-    EmployeeHired, parse_event,
-};
 
 /// The Graph writes one replayed message would make, and how its handler would end.
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +73,7 @@ impl Planner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        let result = self.run_handler(content_type, body).await;
+        let result = self.run_handler(id, content_type, body).await;
         let would_write = std::mem::take(
             &mut *self
                 .recorder
@@ -95,48 +93,42 @@ impl Planner {
         }
     }
 
-    // One arm per service: its own handler, on the shadow-mode client.
-    async fn run_handler(&self, content_type: Option<&str>, body: &[u8]) -> anyhow::Result<()> {
-        let max = self.settings.amqp.max_body_bytes;
+    // The service's handler, made afresh for each message as a replay starts afresh (its
+    // bookkeeping headers are dropped, so its age counts from now).
+    async fn run_handler(
+        &self,
+        id: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> anyhow::Result<()> {
+        let body = Body {
+            content_type,
+            bytes: body,
+            max_bytes: self.settings.amqp.max_body_bytes,
+        };
+        let (graph, settings) = (self.graph.clone(), &self.settings);
         match self.service {
-            Service::NewHire => {
-                let event = parse_event::<EmployeeHired>(content_type, EMPLOYEE_HIRED, body, max)
-                    .map_err(|e| {
-                    anyhow::anyhow!("the message does not parse as a hire: {e}")
-                })?;
-                new_hire::handler::handle(&self.graph, &self.settings.new_hire, &event.data)
-                    .await?;
-                Ok(())
-            }
+            Service::NewHire => plan_with(new_hire::NewHire::new(graph, settings), id, body).await,
             Service::DevicePurchased => {
-                let event =
-                    parse_event::<DevicePurchased>(content_type, DEVICE_PURCHASED, body, max)
-                        .map_err(|e| {
-                            anyhow::anyhow!("the message does not parse as a purchase: {e}")
-                        })?;
-                let cfg = &self.settings.device_purchased;
-                // A replay starts its age afresh (its bookkeeping headers are dropped), so now.
-                let progress =
-                    device_purchased::handler::Progress::new(cfg, self.settings.amqp.max_age);
-                let now = time::OffsetDateTime::now_utc();
-                device_purchased::handler::handle(&self.graph, cfg, &progress, &event.data, now)
-                    .await?;
-                Ok(())
+                let handler = device_purchased::DevicePurchasedService::new(graph, settings);
+                plan_with(handler, id, body).await
             }
             Service::DeviceShipped => {
-                let event = parse_event::<DeviceShipped>(content_type, DEVICE_SHIPPED, body, max)
-                    .map_err(|e| {
-                    anyhow::anyhow!("the message does not parse as a shipment: {e}")
-                })?;
-                device_shipped::handler::handle(
-                    &self.graph,
-                    &self.settings.device_shipped,
-                    &event.data,
-                )
-                .await?;
-                Ok(())
+                plan_with(device_shipped::Shipments::new(graph, settings), id, body).await
             }
             Service::Cli => anyhow::bail!("onboardctl consumes no queue"),
         }
+    }
+}
+
+/// Runs `handler` on one message exactly as the runtime would on a first delivery.
+async fn plan_with<H: Handler>(handler: H, id: &str, body: Body<'_>) -> anyhow::Result<()> {
+    match parse_and_handle(&handler, body, &DeliveryInfo::first(id)).await {
+        Ok(_) => Ok(()),
+        Err(Rejected::Invalid(e)) => Err(anyhow::anyhow!(
+            "the message does not parse as {}: {e}",
+            <H::In as shared::events::Event>::TYPE
+        )),
+        Err(Rejected::Failed(e)) => Err(e.into()),
     }
 }

@@ -10,7 +10,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use shared::amqp::Publisher;
 use shared::config::Settings;
-use shared::events::Envelope;
+use shared::events::{Envelope, Event};
 use shared::ids::OrderId;
 use tracing::Instrument as _;
 
@@ -55,12 +55,12 @@ pub struct PublishedEvent {
 }
 
 /// One single event from flags, confirmed.
-pub async fn publish_one<T: Serialize>(
+pub async fn publish_one<E: Event>(
     settings: &Settings,
-    routing_key: &str,
-    event: Envelope<T>,
+    event: Envelope<E>,
     out: Output,
 ) -> anyhow::Result<()> {
+    let routing_key = E::TYPE;
     let publisher = connect(settings).await?;
     publisher
         .publish_event(&settings.amqp.exchange, routing_key, &event)
@@ -128,8 +128,8 @@ fn hire_batch(path: &Path, bytes: &[u8]) -> anyhow::Result<Batch> {
     let events = parsed
         .rows
         .iter()
-        .map(|row| envelope_value(shared::events::EMPLOYEE_HIRED, &events::hire(row)))
-        .collect();
+        .map(|row| envelope_value(&events::hire(row)))
+        .collect::<anyhow::Result<_>>()?;
     Ok(Batch {
         kind: "hr",
         encoding: parsed.encoding,
@@ -152,8 +152,10 @@ fn device_batch(path: &Path, bytes: &[u8], order_id: Option<OrderId>) -> anyhow:
     let mut shipments = Vec::new();
     for row in &parsed.rows {
         let (purchase, shipment) = events::device(row, &order);
-        purchases.push(envelope_value(shared::events::DEVICE_PURCHASED, &purchase));
-        shipments.extend(shipment.map(|s| envelope_value(shared::events::DEVICE_SHIPPED, &s)));
+        purchases.push(envelope_value(&purchase)?);
+        if let Some(shipment) = shipment {
+            shipments.push(envelope_value(&shipment)?);
+        }
     }
     purchases.extend(shipments);
     Ok(Batch {
@@ -166,12 +168,12 @@ fn device_batch(path: &Path, bytes: &[u8], order_id: Option<OrderId>) -> anyhow:
     })
 }
 
-/// The event with its data as JSON, so one batch can hold events of several types.
-fn envelope_value<T: Serialize>(
-    routing_key: &'static str,
-    event: &Envelope<T>,
-) -> (&'static str, Envelope<serde_json::Value>) {
-    let data = serde_json::to_value(&event.data).expect("event data serialises");
+/// The event with its data as JSON, so one batch can hold events of several types; its
+/// routing key is its type.
+fn envelope_value<E: Event>(
+    event: &Envelope<E>,
+) -> anyhow::Result<(&'static str, Envelope<serde_json::Value>)> {
+    let data = serde_json::to_value(&event.data).context("serialising an event")?;
     let erased = Envelope {
         specversion: event.specversion.clone(),
         id: event.id.clone(),
@@ -182,7 +184,7 @@ fn envelope_value<T: Serialize>(
         datacontenttype: event.datacontenttype.clone(),
         data,
     };
-    (routing_key, erased)
+    Ok((E::TYPE, erased))
 }
 
 /// `csv-<file stem>`: the order a file's purchases belong to when none is given.
@@ -256,18 +258,13 @@ async fn publish_all(
 /// this span's context gives the message, so one trace runs from here through every Graph call.
 /// The subject (employee id or serial) is what an operator searches by, never the UPN.
 fn publish_span<T>(exchange: &str, routing_key: &str, event: &Envelope<T>) -> tracing::Span {
-    tracing::info_span!(
-        "publish",
-        otel.name = %format!("publish {routing_key}"),
-        otel.kind = "producer",
-        messaging.system = "rabbitmq",
-        messaging.operation.type = "publish",
-        messaging.destination.name = %exchange,
-        messaging.rabbitmq.destination.routing_key = %routing_key,
-        messaging.message.id = %event.id,
-        cloudevents.event_type = %event.event_type,
-        cloudevents.event_subject = event.subject.as_deref().unwrap_or_default(),
-    )
+    let span = shared::amqp::send_span(exchange, routing_key, &event.id);
+    span.record("cloudevents.event_type", event.event_type.as_str());
+    span.record(
+        "cloudevents.event_subject",
+        event.subject.as_deref().unwrap_or_default(),
+    );
+    span
 }
 
 /// A bar on a terminal; on a pipe, a plain line every tenth of the way.

@@ -7,9 +7,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use shared::events::{
-    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED, EmployeeHired,
-};
+use shared::events::{DevicePurchased, DeviceShipped, EmployeeHired};
 use shared::ids::{EmployeeId, GroupTag, HardwareHash, OrderId, SerialNumber, Upn};
 
 use crate::context::Context;
@@ -127,7 +125,6 @@ async fn publish_one(ctx: &Context, one: One) -> anyhow::Result<()> {
             department,
             start_date,
         } => {
-            let subject = Some(employee_id.to_string());
             let data = EmployeeHired {
                 employee_id,
                 user_principal_name: upn,
@@ -135,8 +132,7 @@ async fn publish_one(ctx: &Context, one: One) -> anyhow::Result<()> {
                 department,
                 start_date,
             };
-            let event = derived(EMPLOYEE_HIRED, subject, data);
-            publish::publish_one(settings, EMPLOYEE_HIRED, event, out).await
+            publish::publish_one(settings, derived(data), out).await
         }
         One::Purchase {
             order_id,
@@ -148,7 +144,6 @@ async fn publish_one(ctx: &Context, one: One) -> anyhow::Result<()> {
             product_key,
             intended_user,
         } => {
-            let subject = Some(serial.to_string());
             let data = DevicePurchased {
                 order_id,
                 serial_number: serial,
@@ -159,8 +154,7 @@ async fn publish_one(ctx: &Context, one: One) -> anyhow::Result<()> {
                 group_tag,
                 intended_user_principal_name: intended_user,
             };
-            let event = derived(DEVICE_PURCHASED, subject, data);
-            publish::publish_one(settings, DEVICE_PURCHASED, event, out).await
+            publish::publish_one(settings, derived(data), out).await
         }
         One::Shipment {
             serial,
@@ -169,7 +163,6 @@ async fn publish_one(ctx: &Context, one: One) -> anyhow::Result<()> {
             carrier,
             tracking_number,
         } => {
-            let subject = Some(serial.to_string());
             let data = DeviceShipped {
                 order_id,
                 serial_number: serial,
@@ -178,8 +171,7 @@ async fn publish_one(ctx: &Context, one: One) -> anyhow::Result<()> {
                 tracking_number,
                 shipped_at: Some(time::OffsetDateTime::now_utc()),
             };
-            let event = derived(DEVICE_SHIPPED, subject, data);
-            publish::publish_one(settings, DEVICE_SHIPPED, event, out).await
+            publish::publish_one(settings, derived(data), out).await
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use graph::{GraphClient, GraphError};
-use shared::amqp::{AmqpError, ConsumerSpec, Handler, run_consumer};
+use shared::amqp::{AmqpError, ConsumerSpec, Handler, Runtime};
 use shared::config::{Service, Settings};
 use shared::error::{Classify, ErrorClass};
 use shared::health::{self, Readiness, ReadinessFlag};
@@ -74,7 +74,7 @@ pub async fn serve<H: Handler>(
     http: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
-    let spec = ConsumerSpec::for_service(service, &settings.amqp)
+    let spec = ConsumerSpec::for_handler::<H>(service, &settings.amqp)
         .ok_or(ServiceError::NoQueue(service.name()))?;
     let broker_ready = ReadinessFlag::new();
     let graph = parts.graph.clone();
@@ -88,15 +88,14 @@ pub async fn serve<H: Handler>(
     let (addr, http_task) =
         health::spawn(http, readiness, parts.metrics.clone(), shutdown.clone())?;
     tracing::info!(service = service.name(), http.address = %addr, queue = %spec.queue, "Service started.");
-    let consumed = run_consumer(
+    let runtime = Runtime::new(
         &settings.amqp,
         spec,
-        handler,
         parts.metrics,
         broker_ready,
         shutdown.clone(),
-    )
-    .await;
+    );
+    let consumed = runtime.run(handler).await;
     // The listener stops with the same token; wait for it so the port is free on return.
     shutdown.cancel();
     let served = http_task.await.unwrap_or(Ok(()));

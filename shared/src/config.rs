@@ -28,7 +28,12 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     /// The tree loaded, but a value is not usable: `graph.base_url: must be https`.
     #[error("{key}: {problem}")]
-    Invalid { key: &'static str, problem: String },
+    Invalid {
+        /// The settings key, as in `config/defaults.toml` (`graph.base_url`).
+        key: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
 }
 
 impl ConfigError {
@@ -79,8 +84,11 @@ pub fn load(file: Option<&Path>, env: HashMap<String, String>) -> Result<Setting
 /// settings it needs validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
+    /// `new-hire`: consumes `hr.employee.hired`.
     NewHire,
+    /// `device-purchased`: consumes `procurement.device.purchased`.
     DevicePurchased,
+    /// `device-shipped`: consumes `procurement.device.shipped`.
     DeviceShipped,
     /// `onboardctl`: publishes and inspects, consumes no work queue.
     Cli,
@@ -95,21 +103,6 @@ impl Service {
             Service::DeviceShipped => "device-shipped",
             Service::Cli => "onboardctl",
         }
-    }
-
-    /// The CloudEvents `type` this service consumes, which is also its routing key.
-    pub fn consumed_event_type(self) -> Option<&'static str> {
-        match self {
-            Service::NewHire => Some(crate::events::EMPLOYEE_HIRED),
-            Service::DevicePurchased => Some(crate::events::DEVICE_PURCHASED),
-            Service::DeviceShipped => Some(crate::events::DEVICE_SHIPPED),
-            Service::Cli => None,
-        }
-    }
-
-    /// The routing key the work queue is bound with (the same string as the event type).
-    pub fn routing_key(self) -> Option<&'static str> {
-        self.consumed_event_type()
     }
 
     /// The work queue this service consumes, from `[amqp.queues]`.
@@ -127,12 +120,19 @@ impl Service {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// `[amqp]`: the broker, the queues and the retry policy.
     pub amqp: AmqpSettings,
+    /// `[graph]`: Microsoft Graph and the credential.
     pub graph: GraphSettings,
+    /// `[telemetry]`: logs and trace export.
     pub telemetry: TelemetrySettings,
+    /// `[http]`: the health and metrics listener.
     pub http: HttpSettings,
+    /// `[new_hire]`: the new-hire service.
     pub new_hire: NewHireSettings,
+    /// `[device_purchased]`: the device-purchased service.
     pub device_purchased: DevicePurchasedSettings,
+    /// `[device_shipped]`: the device-shipped service.
     pub device_shipped: DeviceShippedSettings,
 }
 
@@ -154,24 +154,31 @@ pub struct AmqpSettings {
     pub ca_file: String,
     /// Shown by `rabbitmqctl list_connections client_properties`; empty = `<service>@<pid>`.
     pub connection_name: String,
+    /// The one durable topic exchange every event and outcome goes through.
     pub exchange: String,
+    /// Unacked deliveries the broker may push to one consumer at once.
     pub prefetch: u16,
+    /// Handlers that may run at the same time in one process (<= prefetch).
     pub concurrency: u16,
     /// Ascending TTLs of the delay-tier queues.
     #[serde(deserialize_with = "lists::durations")]
     pub delay_tiers: Vec<Duration>,
     #[serde(with = "humantime_serde")]
+    /// A message still failing transiently after this long since first seen is dead-lettered.
     pub max_age: Duration,
     /// 0 = unlimited (only `max_age` ends retrying).
     pub max_attempts: u32,
     /// Quorum-queue `x-delivery-limit`: the broker's guard against a message that crashes us.
     pub delivery_limit: u32,
     #[serde(with = "humantime_serde")]
+    /// On SIGTERM: how long in-flight handlers may take to finish.
     pub shutdown_grace: Duration,
+    /// Largest accepted message body; larger ones are dead-lettered unread.
     pub max_body_bytes: usize,
     /// How often the queue-depth gauge is refreshed by passive declares.
     #[serde(with = "humantime_serde")]
     pub queue_depth_interval: Duration,
+    /// The work queue of each service.
     pub queues: QueueNames,
 }
 
@@ -179,8 +186,11 @@ pub struct AmqpSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueNames {
+    /// The new-hire work queue.
     pub new_hire: String,
+    /// The device-purchased work queue.
     pub device_purchased: String,
+    /// The device-shipped work queue.
     pub device_shipped: String,
 }
 
@@ -200,6 +210,7 @@ pub enum LogFormat {
 pub struct TelemetrySettings {
     /// `tracing` EnvFilter directives for the log output only.
     pub log_filter: String,
+    /// `json` or `pretty`.
     pub log_format: LogFormat,
     /// OTLP/gRPC endpoint; empty = no export.
     pub otlp_endpoint: String,
@@ -209,6 +220,7 @@ pub struct TelemetrySettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSettings {
+    /// Address of `/healthz`, `/readyz` and `/metrics`; port 0 = any free port.
     pub listen: SocketAddr,
 }
 
@@ -228,14 +240,18 @@ pub enum JoinMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewHireSettings {
+    /// How the hire is allowed to join devices: all, group or users.
     pub join_mode: JoinMode,
+    /// Object id of the join group (`join_mode = group`).
     pub join_group_id: String,
     #[serde(deserialize_with = "lists::strings")]
+    /// Object ids of groups every hire joins.
     pub groups: Vec<String>,
     /// Department name -> group object ids. From the environment the department name is
     /// lowercased by the `config` crate, so the handler should match departments case-insensitively.
     #[serde(deserialize_with = "lists::string_map")]
     pub department_groups: BTreeMap<String, Vec<String>>,
+    /// Warn when the policy's userDeviceQuota is below this.
     pub min_user_device_quota: u32,
 }
 
@@ -243,16 +259,24 @@ pub struct NewHireSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevicePurchasedSettings {
+    /// Object id of the security group Autopilot devices join; empty = no group step.
     pub device_group_id: String,
+    /// The device group is dynamic: membership is not written.
     pub device_group_dynamic: bool,
+    /// Set the group tag of an already registered device when the event's differs.
     pub update_group_tag: bool,
     #[serde(with = "humantime_serde")]
+    /// Call Autopilot sync only if the device has not appeared this long after its import.
     pub sync_after: Duration,
     #[serde(with = "humantime_serde")]
+    /// At most one sync per this window, tenant-wide.
     pub sync_interval: Duration,
     #[serde(with = "humantime_serde")]
+    /// Stop following an import (dead-letter) after this long.
     pub import_max_age: Duration,
+    /// Ensure the corporate identifier Manufacturer,Model,Serial.
     pub corporate_identifier: bool,
+    /// Require a hardware hash in the event.
     pub require_hardware_hash: bool,
 }
 
@@ -260,6 +284,7 @@ pub struct DevicePurchasedSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceShippedSettings {
+    /// Reassign a device already assigned to someone else (default: dead-letter).
     pub allow_reassign: bool,
 }
 
@@ -283,18 +308,28 @@ pub struct GraphSettings {
     pub base_url: url::Url,
     /// Entra authority host; must be https.
     pub authority_host: url::Url,
+    /// Directory (tenant) id: a GUID or a verified domain.
     pub tenant_id: String,
+    /// Application (client) id of this service's app registration.
     pub client_id: String,
+    /// How the service authenticates to Entra.
     pub credential: CredentialKind,
+    /// Only for `credential = client_secret`. Never logged.
     pub client_secret: SecretString,
+    /// Only for workload identity: the projected service-account token file.
     pub federated_token_file: String,
+    /// Only for managed identity: a user-assigned identity's client id; empty = system-assigned.
     pub managed_identity_client_id: String,
     /// PEM file of an extra trusted root CA; empty = none.
     pub ca_file: String,
     #[serde(with = "humantime_serde")]
+    /// Per-request timeout.
     pub request_timeout: Duration,
+    /// Short in-call retries (429, 5xx, timeouts) before the failure goes back to the broker.
     pub in_call_retries: u32,
     #[serde(with = "humantime_serde")]
+    /// Longest Retry-After waited inside a call; a longer one goes back to the broker.
     pub in_call_max_wait: Duration,
+    /// Shadow mode: reads happen, writes are logged and counted, not sent.
     pub dry_run: bool,
 }

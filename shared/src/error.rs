@@ -9,7 +9,10 @@ use std::time::Duration;
 pub enum ErrorClass {
     /// Throttling, 5xx, timeouts, "not there yet": retry later. `retry_after` is the server's
     /// (or the handler's) own estimate and wins over the attempt-based schedule.
-    Transient { retry_after: Option<Duration> },
+    Transient {
+        /// How long to wait, when the server (or the handler) knows.
+        retry_after: Option<Duration>,
+    },
     /// Invalid input, missing permission, a state only an admin can change: dead-letter now.
     Permanent,
 }
@@ -18,6 +21,7 @@ impl ErrorClass {
     /// A transient class with no estimate of when to retry.
     pub const TRANSIENT: ErrorClass = ErrorClass::Transient { retry_after: None };
 
+    /// Waiting may help.
     pub fn is_transient(&self) -> bool {
         matches!(self, ErrorClass::Transient { .. })
     }
@@ -35,7 +39,16 @@ impl ErrorClass {
 /// The error's `Display` is the reason an admin reads in the dead-letter queue, so it must say
 /// what is wrong and, where possible, what to do.
 pub trait Classify: std::error::Error {
+    /// Whether waiting can help, and how long to wait if the error knows.
     fn class(&self) -> ErrorClass;
+
+    /// True for a transient "not there yet" that time resolves by itself (a user HR has not
+    /// provisioned yet, an import still running): retrying is the plan, not trouble, so the
+    /// runtime logs the retry at INFO. Everything else transient (throttling, 5xx, timeouts)
+    /// keeps WARN. Default: false.
+    fn is_pending(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -30,12 +30,15 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct ReadinessFlag(Arc<AtomicBool>);
 
 impl ReadinessFlag {
+    /// A flag that is not set.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Sets or clears the flag.
     pub fn set(&self, ready: bool) {
         self.0.store(ready, Ordering::Release);
     }
+    /// Whether the flag is set now.
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
@@ -50,6 +53,7 @@ pub struct Readiness {
 }
 
 impl Readiness {
+    /// No checks yet: ready until one is added.
     pub fn new() -> Self {
         Self::default()
     }

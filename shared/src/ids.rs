@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 pub struct InvalidField {
     /// The event field, in its wire spelling (`data.userPrincipalName`).
     pub field: String,
+    /// What is wrong with it, and what is expected.
     pub problem: String,
 }
 
 impl InvalidField {
+    /// The problem with `field`.
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
         InvalidField {
             field: field.into(),
@@ -34,6 +36,7 @@ macro_rules! string_newtype {
         pub struct $name(String);
 
         impl $name {
+            /// The value as it arrived (validated).
             pub fn as_str(&self) -> &str {
                 &self.0
             }

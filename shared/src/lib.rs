@@ -13,6 +13,7 @@
 //! Not here: the Graph client (crate `graph`) and the wiring every service binary shares
 //! around its handler (crate `runner`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod amqp;
 pub mod backoff;

@@ -401,10 +401,8 @@ async fn cli_dead_letter_for_a_missing_group_replays_once_the_group_exists() {
 async fn cli_dead_dry_run_plans_a_device_shipment_with_the_device_services_own_handler() {
     let env = TestEnv::spawn("cli_dead_dry_run_shipment").await;
     env.declare_service_topology(Service::DeviceShipped).await;
-    let event = shared::events::Envelope::new(
-        shared::events::DEVICE_SHIPPED,
+    let event = shared::events::Envelope::of(
         "urn:e2e:procurement",
-        None,
         TestEnv::shipment(demo::AUTOPILOT_SERIAL, demo::UPN_GRACE),
     );
     let body = serde_json::to_vec(&event).unwrap();

@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use device_purchased::handler::DeviceRegistered;
+use device_shipped::handler::DeviceAssigned;
 use e2e::TestEnv;
 use graph_emulator::demo;
+use new_hire::handler::UserReady;
 use shared::config::Service;
-use shared::events::{DEVICE_ASSIGNED, DEVICE_REGISTERED, USER_READY};
+use shared::events::Event as _;
 
 const WITHIN: Duration = Duration::from_secs(60);
 
@@ -61,13 +64,17 @@ async fn shipment_before_purchase_and_hire_after_shipment_all_converge() {
     }
     assert_eq!(
         by_type.keys().map(String::as_str).collect::<Vec<_>>(),
-        [DEVICE_ASSIGNED, DEVICE_REGISTERED, USER_READY]
+        [
+            DeviceAssigned::TYPE,
+            DeviceRegistered::TYPE,
+            UserReady::TYPE
+        ]
     );
     assert_eq!(
-        by_type[DEVICE_ASSIGNED]["userPrincipalName"],
+        by_type[DeviceAssigned::TYPE]["userPrincipalName"],
         demo::UPN_ALAN
     );
-    assert_eq!(by_type[USER_READY]["userId"], demo::USER_ALAN);
+    assert_eq!(by_type[UserReady::TYPE]["userId"], demo::USER_ALAN);
     let tenant = env.emulator.state().snapshot();
     let device = tenant
         .autopilot_devices

@@ -5,7 +5,7 @@ use graph_emulator::demo;
 use lapin::BasicProperties;
 use shared::amqp::headers;
 use shared::config::Service;
-use shared::events::{CONTENT_TYPE, EMPLOYEE_HIRED};
+use shared::events::{CONTENT_TYPE, EmployeeHired, Event as _};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
@@ -34,17 +34,23 @@ async fn malformed_oversized_and_wrong_type_messages_are_dead_lettered_at_once_a
         let p = &env.publisher;
         let exchange = env.prefix.clone();
         async move {
-            p.publish_raw(&exchange, EMPLOYEE_HIRED, true, &body, props(content_type))
-                .await
-                .expect("confirmed")
+            p.publish_raw(
+                &exchange,
+                EmployeeHired::TYPE,
+                true,
+                &body,
+                props(content_type),
+            )
+            .await
+            .expect("confirmed")
         }
     };
 
     publish(b"{not json".to_vec(), CONTENT_TYPE).await;
     publish(vec![b' '; 70 * 1024], CONTENT_TYPE).await;
     publish(hire_json("hr.employee.fired", demo::UPN_ADA), CONTENT_TYPE).await;
-    publish(hire_json(EMPLOYEE_HIRED, "not-an-upn"), CONTENT_TYPE).await;
-    publish(hire_json(EMPLOYEE_HIRED, demo::UPN_ADA), "text/plain").await;
+    publish(hire_json(EmployeeHired::TYPE, "not-an-upn"), CONTENT_TYPE).await;
+    publish(hire_json(EmployeeHired::TYPE, demo::UPN_ADA), "text/plain").await;
     env.publish_hire(TestEnv::hire(demo::UPN_ADA, "E1001", None))
         .await;
 

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use onboard_demo::{DemoOptions, run};
 use onboardctl::output::Output;
-use shared::amqp::consumer::ConsumerSpec;
 use shared::amqp::{Publisher, topology};
 use shared::config::Service;
-use shared::events::{EMPLOYEE_HIRED, EmployeeHired, Envelope};
+use shared::events::{EmployeeHired, Envelope};
 
 /// A hire an earlier run left in the new-hire queue (as `scripts/stack down` can, with retries
 /// still parked): the demo's services handle it too, and its outcome is not one of the demo's.
@@ -34,7 +33,7 @@ async fn leave_a_stale_hire(prefix: &str) {
     topology::declare_exchange(publisher.channel(), prefix)
         .await
         .expect("exchange");
-    let spec = ConsumerSpec::for_service(Service::NewHire, &settings.amqp).expect("a consumer");
+    let spec = e2e::consumer_spec(Service::NewHire, &settings.amqp).expect("a consumer");
     topology::declare_topology(publisher.channel(), &settings.amqp, &spec)
         .await
         .expect("topology");
@@ -45,11 +44,8 @@ async fn leave_a_stale_hire(prefix: &str) {
         department: Some("Engineering".into()),
         start_date: None,
     };
-    let stale = Envelope::new(EMPLOYEE_HIRED, "urn:e2e:stale", Some("E1001".into()), hire);
-    publisher
-        .publish_event(prefix, EMPLOYEE_HIRED, &stale)
-        .await
-        .expect("published");
+    let stale = Envelope::of("urn:e2e:stale", hire);
+    publisher.publish(prefix, &stale).await.expect("published");
     publisher.close().await.ok();
 }
 

@@ -14,7 +14,7 @@ use graph_emulator::{Timings, demo};
 use runner::Parts;
 use shared::amqp::headers;
 use shared::config::Service;
-use shared::events::{DEVICE_PURCHASED, Envelope};
+use shared::events::{DevicePurchased, Envelope, Event as _};
 
 const OUTCOME: Duration = Duration::from_secs(30);
 

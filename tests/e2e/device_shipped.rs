@@ -1,12 +1,13 @@
 use std::time::Duration;
 
+use device_shipped::handler::DeviceAssigned;
 use e2e::TestEnv;
 use e2e::broker::Received;
 use graph_emulator::fixture::AutopilotDevice;
 use graph_emulator::{EmulatorConfig, demo};
 use shared::amqp::headers;
 use shared::config::Service;
-use shared::events::{DEVICE_ASSIGNED, DEVICE_SHIPPED};
+use shared::events::Event as _;
 
 const OUTCOME: Duration = Duration::from_secs(20);
 const ASSIGN: &str = "/assignUserToDevice";
@@ -48,7 +49,7 @@ fn assignment_of(env: &TestEnv, id: &str) -> (String, String) {
 }
 
 fn data(outcome: &Received) -> serde_json::Value {
-    assert_eq!(outcome.routing_key, DEVICE_ASSIGNED);
+    assert_eq!(outcome.routing_key, DeviceAssigned::TYPE);
     outcome.json()["data"].clone()
 }
 
@@ -69,7 +70,7 @@ async fn a_shipped_device_is_assigned_to_its_user_with_the_display_name() {
     let event = env
         .publish_shipment(TestEnv::shipment(NEW_SERIAL, demo::UPN_ADA))
         .await;
-    let outcome = env.outcomes.next(DEVICE_ASSIGNED, OUTCOME).await;
+    let outcome = env.outcomes.next(DeviceAssigned::TYPE, OUTCOME).await;
 
     assert_eq!(
         outcome
@@ -109,8 +110,8 @@ async fn same_shipment_delivered_three_times_assigns_once() {
     let event = env
         .publish_shipment(TestEnv::shipment(NEW_SERIAL, demo::UPN_GRACE))
         .await;
-    env.publish(DEVICE_SHIPPED, &event).await;
-    env.publish(DEVICE_SHIPPED, &event).await;
+    env.publish(&event).await;
+    env.publish(&event).await;
     let outcomes = env
         .outcomes
         .take(3, "three onboarding.device.assigned", OUTCOME)
@@ -141,7 +142,7 @@ async fn a_device_already_assigned_to_its_user_in_other_case_is_not_written() {
         "KATHERINE@Contoso.test",
     ))
     .await;
-    let outcome = env.outcomes.next(DEVICE_ASSIGNED, OUTCOME).await;
+    let outcome = env.outcomes.next(DeviceAssigned::TYPE, OUTCOME).await;
 
     let data = data(&outcome);
     assert_eq!(data["assignment"], "alreadyAssigned");
@@ -213,7 +214,7 @@ async fn with_allow_reassign_a_device_assigned_to_someone_else_is_reassigned() {
 
     env.publish_shipment(TestEnv::shipment(demo::AUTOPILOT_SERIAL, demo::UPN_ADA))
         .await;
-    let outcome = env.outcomes.next(DEVICE_ASSIGNED, OUTCOME).await;
+    let outcome = env.outcomes.next(DeviceAssigned::TYPE, OUTCOME).await;
 
     let data = data(&outcome);
     assert_eq!(data["assignment"], "reassigned");
@@ -257,7 +258,7 @@ async fn a_shipment_before_the_device_is_registered_is_retried_until_it_appears(
         .tenant
         .autopilot_devices
         .push(unassigned_device(NEW_DEVICE, NEW_SERIAL));
-    let outcome = env.outcomes.next(DEVICE_ASSIGNED, OUTCOME).await;
+    let outcome = env.outcomes.next(DeviceAssigned::TYPE, OUTCOME).await;
 
     let data = data(&outcome);
     assert_eq!(data["autopilotDeviceId"], NEW_DEVICE);
@@ -341,7 +342,7 @@ async fn a_serial_with_a_hyphen_is_found_beyond_the_first_page_and_assigned() {
 
     env.publish_shipment(TestEnv::shipment(HYPHEN_SERIAL, demo::UPN_GRACE))
         .await;
-    let outcome = env.outcomes.next(DEVICE_ASSIGNED, OUTCOME).await;
+    let outcome = env.outcomes.next(DeviceAssigned::TYPE, OUTCOME).await;
 
     let data = data(&outcome);
     assert_eq!(data["autopilotDeviceId"], HYPHEN_DEVICE);
@@ -370,7 +371,7 @@ async fn shadow_mode_assigns_nothing_and_counts_the_would_write() {
 
     env.publish_shipment(TestEnv::shipment(NEW_SERIAL, demo::UPN_ADA))
         .await;
-    env.outcomes.next(DEVICE_ASSIGNED, OUTCOME).await;
+    env.outcomes.next(DeviceAssigned::TYPE, OUTCOME).await;
 
     let writes: u64 = env.emulator.counters().writes.values().sum();
     assert_eq!(writes, 0, "shadow mode sent a write");

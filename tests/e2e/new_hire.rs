@@ -135,8 +135,8 @@ async fn same_hire_delivered_three_times_writes_each_thing_once() {
     let event = env
         .publish_hire(TestEnv::hire(demo::UPN_GRACE, "E1002", None))
         .await;
-    env.publish(shared::events::EMPLOYEE_HIRED, &event).await;
-    env.publish(shared::events::EMPLOYEE_HIRED, &event).await;
+    env.publish(&event).await;
+    env.publish(&event).await;
     env.outcomes
         .take(3, "three onboarding.user.ready", OUTCOME)
         .await;

@@ -364,8 +364,12 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
             "the replay and its write in the same trace",
             &trace_id,
             |t| {
+                // The replay's send span: named after the work queue it publishes to, and a
+                // child of the letter's trace (the first publish is the root).
                 span(t, |s| {
-                    s.service == "onboardctl" && s.name.starts_with("replay ")
+                    s.service == "onboardctl"
+                        && s.name.starts_with("publish ")
+                        && !s.parent_span_id.is_empty()
                 })
                 .is_some()
                     && span(t, |s| is_graph_call(s, "POST", "assignUserToDevice")).is_some()

@@ -21,14 +21,10 @@ use graph_emulator::demo::{self, DemoApp};
 use graph_emulator::{EmulatorConfig, RunningEmulator};
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use runner::ServiceError;
-use serde::Serialize;
 use shared::amqp::topology::{self, Topology};
 use shared::amqp::{ConsumerSpec, Publisher};
 use shared::config::{Service, Settings};
-use shared::events::{
-    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
-    EmployeeHired, Envelope,
-};
+use shared::events::{DevicePurchased, DeviceShipped, EmployeeHired, Envelope, Event};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -151,8 +147,8 @@ impl TestEnv {
 
     /// Publishes a `procurement.device.shipped` event and returns it.
     pub async fn publish_shipment(&self, data: DeviceShipped) -> Envelope<DeviceShipped> {
-        let event = Envelope::new(DEVICE_SHIPPED, "urn:e2e:procurement", None, data);
-        self.publish(DEVICE_SHIPPED, &event).await;
+        let event = Envelope::of("urn:e2e:procurement", data);
+        self.publish(&event).await;
         event
     }
 
@@ -199,8 +195,8 @@ impl TestEnv {
 
     /// Publishes a `procurement.device.purchased` event and returns it.
     pub async fn publish_purchase(&self, data: DevicePurchased) -> Envelope<DevicePurchased> {
-        let event = Envelope::new(DEVICE_PURCHASED, "urn:e2e:procurement", None, data);
-        self.publish(DEVICE_PURCHASED, &event).await;
+        let event = Envelope::of("urn:e2e:procurement", data);
+        self.publish(&event).await;
         event
     }
 
@@ -280,13 +276,21 @@ impl TestEnv {
 
     /// Publishes a `hr.employee.hired` event and returns it.
     pub async fn publish_hire(&self, data: EmployeeHired) -> Envelope<EmployeeHired> {
-        let event = Envelope::new(EMPLOYEE_HIRED, "urn:e2e:hr", None, data);
-        self.publish(EMPLOYEE_HIRED, &event).await;
+        let event = Envelope::of("urn:e2e:hr", data);
+        self.publish(&event).await;
         event
     }
 
-    /// Publishes `event` on this test's exchange with `routing_key` (mandatory, confirmed).
-    pub async fn publish<T: Serialize>(&self, routing_key: &str, event: &Envelope<T>) {
+    /// Publishes `event` on this test's exchange under its own type (mandatory, confirmed).
+    pub async fn publish<E: Event>(&self, event: &Envelope<E>) {
+        self.publisher
+            .publish(&self.prefix, event)
+            .await
+            .expect("publish confirmed");
+    }
+
+    /// Publishes an event whose data is raw JSON (deliberately not a valid `E`), confirmed.
+    pub async fn publish_json(&self, routing_key: &str, event: &Envelope<serde_json::Value>) {
         self.publisher
             .publish_event(&self.prefix, routing_key, event)
             .await
@@ -337,7 +341,7 @@ impl TestEnv {
             Service::DevicePurchased,
             Service::DeviceShipped,
         ] {
-            let Some(spec) = ConsumerSpec::for_service(service, &settings.amqp) else {
+            let Some(spec) = consumer_spec(service, &settings.amqp) else {
                 continue;
             };
             for queue in Topology::plan(&settings.amqp, &spec).queues() {
@@ -525,6 +529,23 @@ impl RunningService {
     }
 }
 
+/// The spec `service` consumes with: its queue, and its handler's input event as routing key.
+pub fn consumer_spec(
+    service: Service,
+    amqp: &shared::config::AmqpSettings,
+) -> Option<ConsumerSpec> {
+    match service {
+        Service::NewHire => ConsumerSpec::for_handler::<new_hire::NewHire>(service, amqp),
+        Service::DevicePurchased => {
+            ConsumerSpec::for_handler::<device_purchased::DevicePurchasedService>(service, amqp)
+        }
+        Service::DeviceShipped => {
+            ConsumerSpec::for_handler::<device_shipped::Shipments>(service, amqp)
+        }
+        Service::Cli => None,
+    }
+}
+
 // === helpers for the onboardctl tests (tests/e2e/cli_*.rs) ===
 
 impl TestEnv {
@@ -532,7 +553,7 @@ impl TestEnv {
     /// service would at start, without running it.
     pub async fn declare_service_topology(&self, service: Service) -> Topology {
         let settings = self.settings(demo::NEW_HIRE, &[]);
-        let spec = ConsumerSpec::for_service(service, &settings.amqp).expect("a consuming service");
+        let spec = consumer_spec(service, &settings.amqp).expect("a consuming service");
         topology::declare_topology(self.publisher.channel(), &settings.amqp, &spec)
             .await
             .expect("topology declared")

@@ -250,10 +250,11 @@ async fn republish(channel: &Channel, work_queue: &str, delivery: &Delivery) -> 
     let original = delivery.properties.headers().clone().unwrap_or_default();
     let span = tracing::info_span!(
         "replay",
-        otel.name = %format!("replay to {work_queue}"),
+        otel.name = %format!("publish {work_queue}"),
         otel.kind = "producer",
         messaging.system = "rabbitmq",
-        messaging.operation.type = "publish",
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
         messaging.destination.name = %work_queue,
         messaging.message.id = %message_id(delivery),
     );

@@ -2,11 +2,7 @@
 //! publishing the same file twice publishes the same ids, and the services' `ensure_*` steps
 //! (which converge on Graph's state whatever the id) see nothing new to do.
 
-use serde::Serialize;
-use shared::events::{
-    DEVICE_PURCHASED, DEVICE_SHIPPED, DevicePurchased, DeviceShipped, EMPLOYEE_HIRED,
-    EmployeeHired, Envelope,
-};
+use shared::events::{DevicePurchased, DeviceShipped, EmployeeHired, Envelope, Event};
 use shared::ids::OrderId;
 
 use super::autopilot::DeviceRow;
@@ -19,10 +15,10 @@ pub const SOURCE: &str = "urn:onboarding:onboardctl";
 const ID_NAMESPACE: uuid::Uuid = uuid::uuid!("5b1f7c52-3f0e-4c1e-9a43-0b8f6c2d9e71");
 
 /// An event whose id is a UUIDv5 of its type and data.
-pub fn derived<T: Serialize>(event_type: &str, subject: Option<String>, data: T) -> Envelope<T> {
-    let mut event = Envelope::new(event_type, SOURCE, subject, data);
+pub fn derived<E: Event>(data: E) -> Envelope<E> {
+    let mut event = Envelope::of(SOURCE, data);
     let canonical = serde_json::to_vec(&event.data).expect("event data serialises");
-    let mut name = event_type.as_bytes().to_vec();
+    let mut name = E::TYPE.as_bytes().to_vec();
     name.push(b'\n');
     name.extend_from_slice(&canonical);
     event.id = uuid::Uuid::new_v5(&ID_NAMESPACE, &name).to_string();
@@ -37,7 +33,7 @@ pub fn hire(row: &HireRow) -> Envelope<EmployeeHired> {
         department: row.department.clone(),
         start_date: row.start_date,
     };
-    derived(EMPLOYEE_HIRED, Some(row.employee_id.to_string()), data)
+    derived(data)
 }
 
 /// The purchase of a row, and its shipment when the row names an `Assigned User`.
@@ -64,12 +60,9 @@ pub fn device(
             tracking_number: None,
             shipped_at: None,
         };
-        derived(DEVICE_SHIPPED, Some(row.serial.to_string()), data)
+        derived(data)
     });
-    (
-        derived(DEVICE_PURCHASED, Some(row.serial.to_string()), purchase),
-        shipment,
-    )
+    (derived(purchase), shipment)
 }
 
 #[cfg(test)]

@@ -109,6 +109,14 @@ impl Classify for DevicePurchasedError {
             Self::Graph(e) => e.class(),
         }
     }
+
+    /// An import still running, a device or its Entra object not listed yet: the planned waits.
+    fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            Self::ImportInProgress(_) | Self::DeviceNotListed(_) | Self::EntraDevicePending(_)
+        )
+    }
 }
 
 #[cfg(test)]

@@ -91,6 +91,14 @@ impl Classify for DeviceShippedError {
             Self::Graph(e) => e.class(),
         }
     }
+
+    /// A shipment overtaking its import, or HR's user, is the expected wait.
+    fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            Self::DeviceNotRegistered(_) | Self::UserNotProvisioned(_)
+        )
+    }
 }
 
 /// Assigns the shipped device to its user. Safe to repeat.

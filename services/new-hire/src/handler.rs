@@ -117,6 +117,11 @@ impl Classify for NewHireError {
             Self::Graph(e) => e.class(),
         }
     }
+
+    /// HR provisioning lagging behind the hire event is the expected wait.
+    fn is_pending(&self) -> bool {
+        matches!(self, Self::UserNotProvisioned { .. })
+    }
 }
 
 /// Makes a new hire able to join devices and a member of their groups. Safe to repeat.

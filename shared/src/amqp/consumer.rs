@@ -1,170 +1,172 @@
-//! The consumer runtime: the [`Handler`] trait a service implements, and [`run_consumer`],
-//! which keeps one session (connection, topology, consumer) alive until shutdown. lapin's
-//! automatic recovery covers a dropped connection; this supervisor covers what it leaves
-//! behind: a channel closed by a channel error, and a recovery that gave up. Either way the
-//! session is rebuilt from scratch (connect, declare, consume) after a backoff.
+//! The supervisor, the top of the runtime: a [`Runtime`] is built once per process from the
+//! settings, the consumer spec and the process's signals, and [`Runtime::run`] keeps one
+//! session (connection, topology, consumer) alive until shutdown. lapin's automatic recovery
+//! covers a dropped connection; this supervisor covers what it leaves behind: a channel closed
+//! by a channel error, and a recovery that gave up. Either way the session is rebuilt from
+//! scratch (connect, declare, consume) after a jittered backoff.
 //!
 //! Not for: running one session (`session`), what happens to one delivery (`settle`) or the
 //! retry decision (`retry`).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use time::OffsetDateTime;
+use backoff::ExponentialBackoff;
+use backoff::backoff::Backoff as _;
 use tokio_util::sync::CancellationToken;
 
-use super::AmqpError;
-use super::session::{SessionEnd, open_session, run_session};
+use super::connection::AmqpError;
+use super::handler::{ConsumerSpec, Handler};
+use super::session::{SessionEnd, Signals, open_session, run_session};
 use super::settle::Ctx;
-use crate::config::{AmqpSettings, Service};
+use crate::config::AmqpSettings;
 use crate::error::Classify;
-use crate::events::Envelope;
+use crate::events::Event;
 use crate::health::ReadinessFlag;
 use crate::telemetry::{BrokerLink, Metrics};
 
-/// What a service does with one event. Called once per delivery, possibly concurrently
-/// (`amqp.concurrency`) and possibly more than once for the same event (redeliveries), so it
-/// must be idempotent: read Graph, compare, write only what is missing.
-pub trait Handler: Send + Sync + 'static {
-    /// The event's `data`, validated by its serde newtypes while parsing.
-    type Data: DeserializeOwned + Send + Sync + 'static;
-    /// Classified, so the runtime can choose between a delay tier and the dead-letter queue.
-    type Error: Classify + Send + 'static;
-    fn handle(
-        &self,
-        event: &Envelope<Self::Data>,
-        delivery: &DeliveryInfo,
-    ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
-}
-
-/// The outcome event of a successful handling. The runtime publishes it to the exchange with
-/// routing key `event_type` and waits for the broker's confirm before acking the input.
-/// Not mandatory: nobody needs to be subscribed to outcomes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub event_type: &'static str,
-    pub subject: Option<String>,
-    pub data: serde_json::Value,
-}
-
-/// What the runtime knows about a delivery besides the event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryInfo {
-    /// 1 on the first try; `x-onboarding-attempts` + 1 after a delay tier.
-    pub attempt: u32,
-    /// When the runtime first received this event (kept across retries).
-    pub first_seen: OffsetDateTime,
-    /// The AMQP `message_id`, which is the CloudEvents `id`.
-    pub message_id: String,
-    /// The broker delivered it before (a crash or reconnect interrupted a previous try).
-    pub redelivered: bool,
-}
-
-/// Which queue a service consumes and which event type it expects there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerSpec {
-    pub service: Service,
-    pub queue: String,
-    pub routing_key: String,
-    pub event_type: String,
-}
-
-impl ConsumerSpec {
-    /// The spec of a service from the settings (`None` for the CLI, which consumes nothing).
-    pub fn for_service(service: Service, amqp: &AmqpSettings) -> Option<Self> {
-        let event_type = service.consumed_event_type()?;
-        Some(ConsumerSpec {
-            service,
-            queue: service.queue(amqp)?.to_owned(),
-            routing_key: event_type.to_owned(),
-            event_type: event_type.to_owned(),
-        })
-    }
-}
-
-/// Consumes `spec.queue` with `handler` until `shutdown` is cancelled, then stops consuming,
-/// lets in-flight handlers finish within `amqp.shutdown_grace`, and closes cleanly; messages
-/// not finished stay unacked and the broker redelivers them. `ready` (and the
-/// `onboarding_broker_connected` gauge) follow the connection. Returns an error only for a
-/// failure that reconnecting cannot fix (bad credentials, a queue declared with other
-/// arguments); broker outages are waited out.
-pub async fn run_consumer<H: Handler>(
-    amqp: &AmqpSettings,
+/// One consumer of one queue, with everything it runs with: made once per process.
+pub struct Runtime {
+    amqp: AmqpSettings,
     spec: ConsumerSpec,
-    handler: Arc<H>,
-    metrics: Metrics,
-    ready: ReadinessFlag,
-    shutdown: CancellationToken,
-) -> Result<(), AmqpError> {
-    let mut backoff = Backoff::new();
-    loop {
-        if shutdown.is_cancelled() {
-            return Ok(());
+    signals: Signals,
+}
+
+impl Runtime {
+    /// A consumer of `spec.queue` with the `[amqp]` settings. `ready` (and the
+    /// `onboarding_broker_connected` gauge of `metrics`) follow the connection; cancelling
+    /// `shutdown` stops it.
+    pub fn new(
+        amqp: &AmqpSettings,
+        spec: ConsumerSpec,
+        metrics: Metrics,
+        ready: ReadinessFlag,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Runtime {
+            amqp: amqp.clone(),
+            spec,
+            signals: Signals {
+                metrics,
+                ready,
+                shutdown,
+            },
         }
-        // Connecting may take long (lapin retries the TCP connect); shutdown must not wait for it.
-        let opened = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            opened = open_session(amqp, &spec) => opened,
-        };
-        let session = match opened {
-            Ok(session) => session,
-            Err(e) if e.class().is_transient() => {
-                tracing::warn!(error = %e, "Cannot reach the broker; will retry.");
-                if !backoff.wait(&shutdown).await {
-                    return Ok(());
-                }
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        backoff.reset();
-        let ctx = Arc::new(Ctx::new(
+    }
+
+    /// The queue this runtime consumes and the event type it expects there.
+    pub fn spec(&self) -> &ConsumerSpec {
+        &self.spec
+    }
+
+    /// Consumes the queue with `handler` until shutdown is cancelled, then stops consuming,
+    /// lets in-flight handlers finish within `amqp.shutdown_grace`, and closes cleanly;
+    /// messages not finished stay unacked and the broker redelivers them. Returns an error only
+    /// for a failure that reconnecting cannot fix (bad credentials, a queue declared with other
+    /// arguments); broker outages are waited out.
+    pub async fn run<H: Handler>(self, handler: Arc<H>) -> Result<(), AmqpError> {
+        assert_eq!(
+            self.spec.event_type,
+            H::In::TYPE,
+            "the spec was made for another handler (ConsumerSpec::for_handler)"
+        );
+        let Runtime {
             amqp,
-            &spec,
-            &session,
-            handler.clone(),
-            metrics.clone(),
-        ));
-        let end = run_session(amqp, session, ctx, &metrics, &ready, &shutdown).await;
-        ready.set(false);
-        match end {
-            SessionEnd::Shutdown => {
-                metrics.broker_connection(BrokerLink::Closed);
+            spec,
+            signals,
+        } = self;
+        let shutdown = signals.shutdown.clone();
+        let mut backoff = reconnect_backoff();
+        loop {
+            if shutdown.is_cancelled() {
                 return Ok(());
             }
-            SessionEnd::Broken(why) => {
-                metrics.broker_connection(BrokerLink::Lost);
-                tracing::warn!(why, "Consumer session ended; rebuilding the connection.");
-                if !backoff.wait(&shutdown).await {
+            // Connecting may take long (lapin retries the TCP connect); shutdown must not wait.
+            let opened = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                opened = open_session(&amqp, &spec) => opened,
+            };
+            let session = match opened {
+                Ok(session) => session,
+                Err(e) if e.class().is_transient() => {
+                    tracing::warn!(error = %e, "Cannot reach the broker; will retry.");
+                    if !pause(&mut backoff, &shutdown).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            backoff.reset();
+            let ctx = Ctx::new(
+                &amqp,
+                &spec,
+                signals.metrics.clone(),
+                handler.clone(),
+                session.link(),
+            );
+            let end = run_session(&amqp, session, Arc::new(ctx), &signals).await;
+            signals.ready.set(false);
+            match end {
+                SessionEnd::Shutdown => {
+                    signals.metrics.broker_connection(BrokerLink::Closed);
                     return Ok(());
+                }
+                SessionEnd::Broken(why) => {
+                    signals.metrics.broker_connection(BrokerLink::Lost);
+                    tracing::warn!(why, "Consumer session ended; rebuilding the connection.");
+                    if !pause(&mut backoff, &shutdown).await {
+                        return Ok(());
+                    }
                 }
             }
         }
     }
 }
 
-/// Doubling pause between session rebuilds, 200 ms up to 30 s.
-struct Backoff(Duration);
+/// The pause between session rebuilds: from 200 ms, doubling up to 30 s, each pause drawn at
+/// random within ±50 %, so that replicas that lost the broker together do not all come back
+/// in the same instant after it restarts. Never gives up: a broker outage is waited out.
+// TODO(merge): use shared::backoff::jittered
+fn reconnect_backoff() -> ExponentialBackoff {
+    backoff::ExponentialBackoffBuilder::new()
+        .with_initial_interval(Duration::from_millis(200))
+        .with_randomization_factor(0.5)
+        .with_multiplier(2.0)
+        .with_max_interval(Duration::from_secs(30))
+        .with_max_elapsed_time(None)
+        .build()
+}
 
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(200);
-    const MAX: Duration = Duration::from_secs(30);
+/// Waits the next pause; `false` if shutdown came first.
+async fn pause(backoff: &mut ExponentialBackoff, shutdown: &CancellationToken) -> bool {
+    // With no maximum elapsed time there is always a next pause; the fallback is the cap.
+    let pause = backoff.next_backoff().unwrap_or(Duration::from_secs(30));
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(pause) => true,
+    }
+}
 
-    fn new() -> Self {
-        Backoff(Self::FIRST)
-    }
-    fn reset(&mut self) {
-        self.0 = Self::FIRST;
-    }
-    /// Waits the current pause; `false` if shutdown came first.
-    async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
-        let pause = self.0;
-        self.0 = (self.0 * 2).min(Self::MAX);
-        tokio::select! {
-            _ = shutdown.cancelled() => false,
-            _ = tokio::time::sleep(pause) => true,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_pauses_are_jittered_around_a_doubling_and_capped() {
+        let mut backoff = reconnect_backoff();
+        let pauses: Vec<Duration> = (0..12).map(|_| backoff.next_backoff().unwrap()).collect();
+        // ±50 % of 200 ms, then of 400 ms: the first two stay within their bands.
+        assert!(pauses[0] >= Duration::from_millis(100) && pauses[0] <= Duration::from_millis(300));
+        assert!(pauses[1] >= Duration::from_millis(200) && pauses[1] <= Duration::from_millis(600));
+        // The interval is capped at 30 s, so no pause exceeds 45 s.
+        assert!(
+            pauses.iter().all(|p| *p <= Duration::from_secs(45)),
+            "{pauses:?}"
+        );
+        // Two replicas starting together do not wait the same pauses.
+        let mut other = reconnect_backoff();
+        let others: Vec<Duration> = (0..12).map(|_| other.next_backoff().unwrap()).collect();
+        assert_ne!(pauses, others, "no jitter");
     }
 }

@@ -2,6 +2,8 @@
 //! mandatory publish returned as unroutable (`Ack(Some(returned))`, stack §2), is an
 //! error, so the caller never acks a message whose outcome may be lost.
 //!
+//! Every publish of the runtime runs in a [`send_span`]: an OpenTelemetry producer span.
+//!
 //! Not for: retries. A publish that fails during a reconnect has an unknown outcome; the
 //! consumer answers that by leaving its message for redelivery, and handlers are idempotent.
 
@@ -10,9 +12,9 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use serde::Serialize;
 
-use super::AmqpError;
+use super::connection::{AmqpError, connect};
 use crate::config::AmqpSettings;
-use crate::events::{CONTENT_TYPE, Envelope};
+use crate::events::{CONTENT_TYPE, Envelope, Event};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
@@ -27,6 +29,33 @@ pub fn event_properties(message_id: &str, headers: FieldTable) -> BasicPropertie
         .with_delivery_mode(PERSISTENT)
         .with_timestamp(u64::try_from(now).unwrap_or_default())
         .with_headers(headers)
+}
+
+/// The producer span of one publish, in the OpenTelemetry messaging conventions: named
+/// `publish <destination>`, kind producer, operation type `send` (`publish` is the deprecated
+/// name of the type; it remains the operation's *name*). The destination is the exchange, or the
+/// queue when publishing through the default exchange (the routing key is then the queue).
+/// `cloudevents.event_type` and `cloudevents.event_subject` are declared empty, for callers
+/// that know the event to record them.
+pub fn send_span(exchange: &str, routing_key: &str, message_id: &str) -> tracing::Span {
+    let destination = if exchange.is_empty() {
+        routing_key
+    } else {
+        exchange
+    };
+    tracing::info_span!(
+        "send",
+        otel.name = %format!("publish {destination}"),
+        otel.kind = "producer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
+        messaging.destination.name = %destination,
+        messaging.rabbitmq.destination.routing_key = %routing_key,
+        messaging.message.id = %message_id,
+        cloudevents.event_type = tracing::field::Empty,
+        cloudevents.event_subject = tracing::field::Empty,
+    )
 }
 
 /// Publishes on a channel in confirm mode and waits for the broker's confirm.
@@ -76,7 +105,7 @@ pub struct Publisher {
 impl Publisher {
     /// Connects as `name` (the connection name the broker shows) and enables confirms.
     pub async fn connect(amqp: &AmqpSettings, name: &str) -> Result<Self, AmqpError> {
-        let connection = super::connect(amqp, name).await?;
+        let connection = connect(amqp, name).await?;
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -87,8 +116,19 @@ impl Publisher {
         })
     }
 
+    /// Publishes `event` with routing key `E::TYPE`, like [`Publisher::publish_event`].
+    pub async fn publish<E: Event>(
+        &self,
+        exchange: &str,
+        event: &Envelope<E>,
+    ) -> Result<(), AmqpError> {
+        self.publish_event(exchange, E::TYPE, event).await
+    }
+
     /// Publishes `event` as structured CloudEvents JSON, mandatory (no bound queue is an
-    /// error), with `traceparent` of the current span, and waits for the confirm.
+    /// error), with `traceparent` of the current span, and waits for the confirm. The routing
+    /// key is given for data already erased to JSON; typed events go through
+    /// [`Publisher::publish`].
     pub async fn publish_event<T: Serialize>(
         &self,
         exchange: &str,

@@ -1,8 +1,9 @@
 //! Decides what happens to a message whose handler failed: a delay tier, or the dead-letter
-//! queue with a reason. Pure functions only; acting on the decision is `consumer`'s job.
+//! queue with a reason. Pure functions only; acting on the decision is `settle`'s job.
 
 use std::time::Duration;
 
+use super::handler::tier_label;
 use crate::config::AmqpSettings;
 use crate::error::{Classify, ErrorClass};
 
@@ -18,6 +19,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The policy `[amqp]` configures.
     pub fn from_settings(amqp: &AmqpSettings) -> Self {
         RetryPolicy {
             tiers: amqp.delay_tiers.clone(),
@@ -53,9 +55,17 @@ impl RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     /// Republish to the delay tier with this TTL; it comes back to the work queue after it.
-    Retry { tier: Duration },
-    /// Publish to `<queue>.dead` with this reason. `class` is the dead-letter class label.
-    DeadLetter { class: &'static str, reason: String },
+    Retry {
+        /// The TTL of the tier to wait in.
+        tier: Duration,
+    },
+    /// Publish to `<queue>.dead` with this reason.
+    DeadLetter {
+        /// The dead-letter class label (`transient`, `permanent`, `invalid`).
+        class: &'static str,
+        /// Why, in words an admin can act on.
+        reason: String,
+    },
 }
 
 /// The dead-letter class of an event that did not parse.
@@ -92,13 +102,6 @@ pub fn disposition(
             tier: p.tier_for(attempt, retry_after),
         },
     }
-}
-
-/// A tier's name part and metric label: humantime without spaces (`200ms`, `5m`, `1h30m`).
-pub fn tier_label(d: Duration) -> String {
-    // Whole milliseconds keep labels short; sub-millisecond tiers are refused by validation.
-    let d = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    humantime::format_duration(d).to_string().replace(' ', "")
 }
 
 #[cfg(test)]
@@ -176,12 +179,5 @@ mod tests {
         assert_eq!(class, "transient");
         assert!(reason.contains("amqp.max_age 1day"), "{reason}");
         assert!(reason.ends_with(": throttled"), "{reason}");
-    }
-
-    #[test]
-    fn tier_labels_have_no_spaces() {
-        assert_eq!(tier_label(Duration::from_millis(200)), "200ms");
-        assert_eq!(tier_label(Duration::from_secs(300)), "5m");
-        assert_eq!(tier_label(Duration::from_secs(5400)), "1h30m");
     }
 }

@@ -4,7 +4,8 @@
 //! `amqp.shutdown_grace` to finish. Two helpers live as long as the session: one keeps the
 //! readiness flag in step with lapin's recovery, one samples queue depths.
 //!
-//! Not for: deciding to rebuild (`consumer::run_consumer`) or settling a delivery (`settle`).
+//! Not for: deciding to rebuild (`consumer`, the supervisor above this) or settling a delivery
+//! (`settle`, below).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,9 +22,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::AmqpError;
-use super::consumer::{ConsumerSpec, Handler};
-use super::settle::{Ctx, settle};
+use super::connection::{AmqpError, connect};
+use super::handler::{ConsumerSpec, Handler};
+use super::settle::{Ctx, Link, settle};
 use super::topology::{Topology, declare_topology};
 use crate::config::AmqpSettings;
 use crate::health::ReadinessFlag;
@@ -32,11 +33,21 @@ use crate::telemetry::{BrokerLink, Metrics};
 /// A connection with its declared topology, a confirm-mode channel for publishing, and a
 /// channel consuming the work queue.
 pub(super) struct Session {
-    pub(super) connection: Connection,
-    pub(super) publish: Channel,
+    connection: Connection,
+    publish: Channel,
     consume: Channel,
     consumer: lapin::Consumer,
-    pub(super) topology: Topology,
+    topology: Topology,
+    /// Cancelled by `settle` when it finds the publish channel closed for good.
+    broken: CancellationToken,
+}
+
+/// How a session reports to the world outside it, and learns that it must stop: shared by
+/// every session of one consumer.
+pub(super) struct Signals {
+    pub(super) metrics: Metrics,
+    pub(super) ready: ReadinessFlag,
+    pub(super) shutdown: CancellationToken,
 }
 
 fn connection_name(amqp: &AmqpSettings, spec: &ConsumerSpec) -> String {
@@ -51,7 +62,7 @@ pub(super) async fn open_session(
     amqp: &AmqpSettings,
     spec: &ConsumerSpec,
 ) -> Result<Session, AmqpError> {
-    let connection = super::connect(amqp, &connection_name(amqp, spec)).await?;
+    let connection = connect(amqp, &connection_name(amqp, spec)).await?;
     match declare_and_consume(&connection, amqp, spec).await {
         Ok((publish, consume, consumer, topology)) => Ok(Session {
             connection,
@@ -59,6 +70,7 @@ pub(super) async fn open_session(
             consume,
             consumer,
             topology,
+            broken: CancellationToken::new(),
         }),
         Err(e) => {
             // Otherwise every failed attempt would leave a connection (and its I/O thread) behind.
@@ -94,19 +106,36 @@ async fn declare_and_consume(
     Ok((publish, consume, consumer, topology))
 }
 
+/// Why a session ended.
 pub(super) enum SessionEnd {
     Shutdown,
     Broken(String),
 }
 
+impl Session {
+    /// What settling a delivery of this session needs: where to publish, the declared names,
+    /// and the token that says the publish channel is gone.
+    pub(super) fn link(&self) -> Link {
+        Link {
+            publish: self.publish.clone(),
+            topology: self.topology.clone(),
+            broken: self.broken.clone(),
+        }
+    }
+}
+
+/// Consumes until shutdown or until the session breaks, settling each delivery with `ctx`.
 pub(super) async fn run_session<H: Handler>(
     amqp: &AmqpSettings,
     mut session: Session,
     ctx: Arc<Ctx<H>>,
-    metrics: &Metrics,
-    ready: &ReadinessFlag,
-    shutdown: &CancellationToken,
+    signals: &Signals,
 ) -> SessionEnd {
+    let Signals {
+        metrics,
+        ready,
+        shutdown,
+    } = signals;
     ready.set(true);
     metrics.broker_connection(BrokerLink::Up);
     let mut watchers = JoinSet::new();
@@ -131,12 +160,12 @@ pub(super) async fn run_session<H: Handler>(
         // A permit first: at most `concurrency` handlers run; the rest wait in the prefetch.
         let permit = tokio::select! {
             _ = shutdown.cancelled() => break SessionEnd::Shutdown,
-            _ = ctx.broken.cancelled() => break SessionEnd::Broken("the publish channel closed".into()),
+            _ = session.broken.cancelled() => break SessionEnd::Broken("the publish channel closed".into()),
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         let next = tokio::select! {
             _ = shutdown.cancelled() => break SessionEnd::Shutdown,
-            _ = ctx.broken.cancelled() => break SessionEnd::Broken("the publish channel closed".into()),
+            _ = session.broken.cancelled() => break SessionEnd::Broken("the publish channel closed".into()),
             next = session.consumer.next() => next,
         };
         match next {

@@ -12,25 +12,31 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 
-use super::AmqpError;
-use super::consumer::ConsumerSpec;
-use super::retry::tier_label;
+use super::connection::AmqpError;
+use super::handler::ConsumerSpec;
 use crate::config::AmqpSettings;
 
 /// One delay tier: a queue whose messages expire after `ttl` into the work queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DelayTier {
+    /// How long a message waits in it.
     pub ttl: Duration,
+    /// `<queue>.delay.<tier>`.
     pub queue: String,
 }
 
 /// The names of everything [`declare_topology`] declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
+    /// The topic exchange every event is published to.
     pub exchange: String,
+    /// The work queue.
     pub queue: String,
+    /// The key the work queue is bound with.
     pub routing_key: String,
+    /// `<queue>.dead`.
     pub dead_queue: String,
+    /// The delay tiers, shortest first.
     pub tiers: Vec<DelayTier>,
 }
 
@@ -42,14 +48,14 @@ impl Topology {
             .iter()
             .map(|ttl| DelayTier {
                 ttl: *ttl,
-                queue: format!("{}.delay.{}", spec.queue, tier_label(*ttl)),
+                queue: spec.delay_queue(*ttl),
             })
             .collect();
         Topology {
             exchange: amqp.exchange.clone(),
             queue: spec.queue.clone(),
             routing_key: spec.routing_key.clone(),
-            dead_queue: format!("{}.dead", spec.queue),
+            dead_queue: spec.dead_queue(),
             tiers,
         }
     }

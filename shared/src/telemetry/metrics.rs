@@ -22,6 +22,7 @@ type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 /// The state of the broker connection, as `onboarding_broker_connected` and the log say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrokerLink {
+    /// Connected (or recovered).
     Up,
     /// Dropped under us: the consumer reconnects.
     Lost,
@@ -172,15 +173,26 @@ impl Metrics {
         self.inner.messages.get_or_create(&labels).inc();
     }
 
-    /// A transient failure went to a delay tier.
-    pub fn retried(&self, message_id: &str, tier: &str, attempt: u32, reason: &str) {
-        tracing::warn!(
-            message_id,
-            tier,
-            attempt,
-            reason,
-            "Message parked in a delay tier for a retry."
-        );
+    /// A transient failure went to a delay tier. A `pending` one ("not there yet", see
+    /// `Classify::is_pending`) is the plan working, so it logs at INFO; any other at WARN.
+    pub fn retried(&self, message_id: &str, tier: &str, attempt: u32, reason: &str, pending: bool) {
+        if pending {
+            tracing::info!(
+                message_id,
+                tier,
+                attempt,
+                reason,
+                "Not there yet; message parked in a delay tier for a retry."
+            );
+        } else {
+            tracing::warn!(
+                message_id,
+                tier,
+                attempt,
+                reason,
+                "Message parked in a delay tier for a retry."
+            );
+        }
         let labels = self.labels(&[("outcome", "retried")]);
         self.inner.messages.get_or_create(&labels).inc();
         self.inner

@@ -35,8 +35,10 @@ use crate::error::{Classify, ErrorClass};
 /// Telemetry could not be set up. Both are configuration mistakes found at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
+    /// `telemetry.log_filter` is not a valid filter directive.
     #[error("telemetry.log_filter: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// The OTLP exporter for `telemetry.otlp_endpoint` could not be built.
     #[error("telemetry.otlp_endpoint: cannot build the OTLP exporter: {0}")]
     Otlp(#[from] opentelemetry_otlp::ExporterBuildError),
 }
@@ -86,14 +88,7 @@ where
     let filter = EnvFilter::try_new(&cfg.log_filter)?;
     let logs = match cfg.log_format {
         LogFormat::Json => json::JsonLogLayer::new(writer).with_filter(filter).boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .pretty()
-            // Colours only for a person at a terminal: a log piped to a file or captured by a
-            // test must not carry escape codes. Callers write to stdout or stderr.
-            .with_ansi(std::io::stdout().is_terminal() && std::io::stderr().is_terminal())
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
+        LogFormat::Pretty => pretty_layers(writer, filter, EnvFilter::try_new(&cfg.log_filter)?),
     };
     let subscriber = tracing_subscriber::registry()
         .with(
@@ -111,6 +106,59 @@ where
         provider,
         _scoped: scoped,
     })
+}
+
+/// One writer for two layers.
+struct SharedWriter<W>(std::sync::Arc<W>);
+
+impl<W> Clone for SharedWriter<W> {
+    fn clone(&self) -> Self {
+        SharedWriter(self.0.clone())
+    }
+}
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for SharedWriter<W> {
+    type Writer = W::Writer;
+    fn make_writer(&'a self) -> W::Writer {
+        self.0.make_writer()
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> W::Writer {
+        self.0.make_writer_for(meta)
+    }
+}
+
+/// Logs for a person at a terminal. Source locations only on WARN and ERROR, where a developer
+/// may need them; an INFO line (an expected retry, a step done) reads as a sentence. Spans go to
+/// both layers so both print the span context.
+fn pretty_layers<S, W>(
+    writer: W,
+    filter: EnvFilter,
+    filter_again: EnvFilter,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+    let writer = SharedWriter(std::sync::Arc::new(writer));
+    // Colours only for a person at a terminal: a log piped to a file or captured by a test
+    // must not carry escape codes. Callers write to stdout or stderr.
+    let ansi = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let trouble = filter_fn(|m| !m.is_event() || *m.level() <= Level::WARN);
+    let routine = filter_fn(|m| !m.is_event() || *m.level() > Level::WARN);
+    let located = tracing_subscriber::fmt::layer()
+        .pretty()
+        .with_ansi(ansi)
+        .with_writer(writer.clone())
+        .with_filter(filter.and(trouble));
+    let plain = tracing_subscriber::fmt::layer()
+        .pretty()
+        .with_file(false)
+        .with_line_number(false)
+        .with_ansi(ansi)
+        .with_writer(writer)
+        .with_filter(filter_again.and(routine));
+    located.and_then(plain).boxed()
 }
 
 /// What reaches the collector: spans and events at INFO and above (every span of ours is INFO),

@@ -228,11 +228,12 @@ fn secrets_do_not_appear_in_debug_output() {
 }
 
 #[test]
-fn services_know_their_queue_routing_key_and_name() {
+fn services_know_their_queue_and_name_and_events_their_routing_key() {
+    use shared::events::{DeviceShipped, Event as _};
     let s = load(None, HashMap::new()).unwrap();
-    let spec = shared::amqp::ConsumerSpec::for_service(Service::DeviceShipped, &s.amqp).unwrap();
-    assert_eq!(spec.queue, "onboarding.device-shipped");
-    assert_eq!(spec.routing_key, "procurement.device.shipped");
+    let queue = Service::DeviceShipped.queue(&s.amqp).unwrap();
+    assert_eq!(queue, "onboarding.device-shipped");
+    assert_eq!(DeviceShipped::TYPE, "procurement.device.shipped");
     assert_eq!(Service::NewHire.name(), "new-hire");
     assert!(Service::Cli.queue(&s.amqp).is_none());
 }

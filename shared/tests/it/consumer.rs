@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::helpers::USER_READY;
 use shared::amqp::headers as h;
-use shared::events::USER_READY;
 
 use crate::helpers::*;
 

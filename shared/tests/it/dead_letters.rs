@@ -9,7 +9,7 @@ use lapin::types::FieldTable;
 use shared::amqp::AmqpError;
 use shared::amqp::headers as h;
 use shared::amqp::publish::event_properties;
-use shared::events::{EMPLOYEE_HIRED, USER_READY};
+use shared::events::{EmployeeHired, Event as _};
 
 use crate::helpers::*;
 
@@ -38,7 +38,7 @@ async fn transient_failure_past_max_age_is_dead_lettered_with_every_reason_heade
         time::OffsetDateTime::now_utc() - time::Duration::days(2),
     );
     h::set_text(&mut headers, "x-test-origin", "keep-me");
-    let body = hire_body("evt-old", EMPLOYEE_HIRED);
+    let body = hire_body("evt-old", EmployeeHired::TYPE);
     // user_id and expiration must not travel: the broker checks user_id against the
     // republisher's login, and an expiration would drop the dead letter.
     let props = event_properties("evt-old", headers)
@@ -46,7 +46,7 @@ async fn transient_failure_past_max_age_is_dead_lettered_with_every_reason_heade
         .with_expiration("600000".into());
     broker
         .publisher
-        .publish_raw(&broker.prefix, EMPLOYEE_HIRED, true, &body, props)
+        .publish_raw(&broker.prefix, EmployeeHired::TYPE, true, &body, props)
         .await
         .unwrap();
 
@@ -152,7 +152,7 @@ async fn invalid_events_are_dead_lettered_with_the_problem_and_the_consumer_keep
 
     let oversized = {
         let mut v: serde_json::Value =
-            serde_json::from_slice(&hire_body("big", EMPLOYEE_HIRED)).unwrap();
+            serde_json::from_slice(&hire_body("big", EmployeeHired::TYPE)).unwrap();
         v["data"]["displayName"] = "x".repeat(4096).into();
         serde_json::to_vec(&v).unwrap()
     };
@@ -166,7 +166,7 @@ async fn invalid_events_are_dead_lettered_with_the_problem_and_the_consumer_keep
         ),
         (
             "bad-ct",
-            hire_body("bad-ct", EMPLOYEE_HIRED),
+            hire_body("bad-ct", EmployeeHired::TYPE),
             BasicProperties::default().with_content_type("text/plain".into()),
             "content_type: expected application/cloudevents+json, got text/plain",
         ),
@@ -186,7 +186,13 @@ async fn invalid_events_are_dead_lettered_with_the_problem_and_the_consumer_keep
     for (_, body, props, _) in &cases {
         broker
             .publisher
-            .publish_raw(&broker.prefix, EMPLOYEE_HIRED, true, body, props.clone())
+            .publish_raw(
+                &broker.prefix,
+                EmployeeHired::TYPE,
+                true,
+                body,
+                props.clone(),
+            )
             .await
             .unwrap();
     }
@@ -215,7 +221,7 @@ async fn invalid_events_are_dead_lettered_with_the_problem_and_the_consumer_keep
 async fn unroutable_mandatory_publish_is_an_error() {
     let broker = TestBroker::new("unroutable_publish", &[]).await;
     let event =
-        shared::events::Envelope::new(EMPLOYEE_HIRED, "urn:test", None, serde_json::json!({}));
+        shared::events::Envelope::new(EmployeeHired::TYPE, "urn:test", None, serde_json::json!({}));
 
     let result = broker
         .publisher
@@ -233,13 +239,14 @@ async fn unroutable_mandatory_publish_is_an_error() {
 struct Panics;
 
 impl shared::amqp::Handler for Panics {
-    type Data = shared::events::EmployeeHired;
+    type In = EmployeeHired;
+    type Out = crate::helpers::Ready;
     type Error = TestError;
     async fn handle(
         &self,
-        _: &shared::events::Envelope<Self::Data>,
+        _: &shared::events::Envelope<Self::In>,
         _: &shared::amqp::DeliveryInfo,
-    ) -> Result<shared::amqp::Outcome, TestError> {
+    ) -> Result<Self::Out, TestError> {
         panic!("handler bug (expected by this test)")
     }
 }

@@ -16,10 +16,10 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use serde_json::json;
-use shared::amqp::{ConsumerSpec, DeliveryInfo, Handler, Outcome, Publisher, Topology};
+use shared::amqp::{ConsumerSpec, DeliveryInfo, Handler, Publisher, Runtime, Topology};
 use shared::config::{Service, Settings};
 use shared::error::{Classify, ErrorClass};
-use shared::events::{EMPLOYEE_HIRED, EmployeeHired, Envelope, USER_READY};
+use shared::events::{EmployeeHired, Envelope, Event};
 use shared::health::ReadinessFlag;
 use shared::telemetry::Metrics;
 use tokio::sync::mpsc;
@@ -115,7 +115,8 @@ impl TestBroker {
     }
 
     pub fn spec(&self) -> ConsumerSpec {
-        ConsumerSpec::for_service(Service::NewHire, &self.settings.amqp).expect("new-hire consumes")
+        ConsumerSpec::for_handler::<Scripted>(Service::NewHire, &self.settings.amqp)
+            .expect("new-hire consumes")
     }
 
     pub fn topology(&self) -> Topology {
@@ -181,7 +182,7 @@ impl TestBroker {
     /// Publishes `event` with its type as routing key, confirmed.
     pub async fn publish(&self, event: &Envelope<EmployeeHired>) {
         self.publisher
-            .publish_event(&self.prefix, EMPLOYEE_HIRED, event)
+            .publish(&self.prefix, event)
             .await
             .expect("confirmed publish");
     }
@@ -221,7 +222,7 @@ pub fn hire(upn: &str) -> Envelope<EmployeeHired> {
     let data: EmployeeHired =
         serde_json::from_value(json!({"employeeId": "E1", "userPrincipalName": upn}))
             .expect("valid hire");
-    Envelope::new(EMPLOYEE_HIRED, "urn:test", Some(upn.to_owned()), data)
+    Envelope::new(EmployeeHired::TYPE, "urn:test", Some(upn.to_owned()), data)
 }
 
 /// Deliveries arriving on a watched queue.
@@ -304,23 +305,44 @@ impl Scripted {
     }
 }
 
+/// The scripted handler's outcome: published as `onboarding.user.ready`, like new-hire's.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ready {
+    employee_id: shared::ids::EmployeeId,
+    attempt: u32,
+    #[serde(skip)]
+    upn: String,
+}
+
+impl Event for Ready {
+    const TYPE: &'static str = USER_READY;
+    fn subject(&self) -> Option<String> {
+        Some(self.upn.clone())
+    }
+}
+
+/// The outcome type the scripted handler publishes.
+pub const USER_READY: &str = "onboarding.user.ready";
+
 impl Handler for Scripted {
-    type Data = EmployeeHired;
+    type In = EmployeeHired;
+    type Out = Ready;
     type Error = TestError;
 
     async fn handle(
         &self,
         event: &Envelope<EmployeeHired>,
         delivery: &DeliveryInfo,
-    ) -> Result<Outcome, TestError> {
+    ) -> Result<Ready, TestError> {
         let _ = self
             .calls
             .send((delivery.clone(), shared::telemetry::current_trace_id()));
         match (self.behaviour)(delivery).await {
-            Script::Succeed => Ok(Outcome {
-                event_type: USER_READY,
-                subject: Some(event.data.user_principal_name.to_string()),
-                data: json!({"employeeId": event.data.employee_id, "attempt": delivery.attempt}),
+            Script::Succeed => Ok(Ready {
+                employee_id: event.data.employee_id.clone(),
+                attempt: delivery.attempt,
+                upn: event.data.user_principal_name.to_string(),
             }),
             Script::Transient(after) => Err(TestError::Transient(after)),
             Script::Permanent => Err(TestError::Permanent),
@@ -346,7 +368,9 @@ impl Running {
         let task = tokio::spawn({
             let (metrics, ready, shutdown) = (metrics.clone(), ready.clone(), shutdown.clone());
             async move {
-                shared::amqp::run_consumer(&amqp, spec, handler, metrics, ready, shutdown).await
+                Runtime::new(&amqp, spec, metrics, ready, shutdown)
+                    .run(handler)
+                    .await
             }
         });
         Running {
@@ -357,7 +381,7 @@ impl Running {
         }
     }
 
-    /// Cancels and waits for `run_consumer` to return.
+    /// Cancels and waits for `Runtime::run` to return.
     pub async fn stop(self) {
         self.shutdown.cancel();
         within("the consumer to stop", Duration::from_secs(10), self.task)

@@ -14,6 +14,8 @@ mod dead_letters;
 mod resilience;
 /// JSON Schemas, examples and the typed parser agree; the AsyncAPI document is valid.
 mod schemas;
+/// The messaging spans of one message: names, kinds and attributes.
+mod spans;
 /// JSON logs with trace ids, metric names, the health listener.
 mod telemetry;
 /// Declaring the topology and the queue arguments the broker holds.

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::helpers::USER_READY;
 use lapin::options::BasicGetOptions;
-use shared::events::USER_READY;
 use tokio::sync::Semaphore;
 
 use crate::helpers::*;
@@ -130,7 +130,11 @@ async fn consumer_rebuilds_its_session_when_the_broker_cancels_it() {
         || async {
             let published = broker
                 .publisher
-                .publish_event(&broker.prefix, shared::events::EMPLOYEE_HIRED, &after)
+                .publish_event(
+                    &broker.prefix,
+                    <shared::events::EmployeeHired as shared::events::Event>::TYPE,
+                    &after,
+                )
                 .await;
             published.is_ok().then_some(())
         },
@@ -286,9 +290,11 @@ async fn shutdown_waits_for_in_flight_handlers_and_leaves_unfinished_ones_for_re
 async fn consumer_stops_on_shutdown_while_the_broker_is_unreachable() {
     let mut settings = shared::config::load(None, Default::default()).unwrap();
     settings.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".to_owned().into();
-    let spec =
-        shared::amqp::ConsumerSpec::for_service(shared::config::Service::NewHire, &settings.amqp)
-            .unwrap();
+    let spec = shared::amqp::ConsumerSpec::for_handler::<Scripted>(
+        shared::config::Service::NewHire,
+        &settings.amqp,
+    )
+    .unwrap();
     let (handler, _calls) = Scripted::always(Script::Succeed);
     let ready = shared::health::ReadinessFlag::new();
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -296,7 +302,8 @@ async fn consumer_stops_on_shutdown_while_the_broker_is_unreachable() {
     let task = tokio::spawn({
         let (ready, shutdown) = (ready.clone(), shutdown.clone());
         async move {
-            shared::amqp::run_consumer(&settings.amqp, spec, handler, metrics, ready, shutdown)
+            shared::amqp::Runtime::new(&settings.amqp, spec, metrics, ready, shutdown)
+                .run(handler)
                 .await
         }
     });

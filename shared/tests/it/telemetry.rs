@@ -107,7 +107,7 @@ fn metrics_render_the_names_the_dashboard_uses() {
     let metrics = Metrics::new("new-hire").with_graph_request_timeout(Duration::from_secs(30));
     metrics.succeeded("m1", "onboarding.user.ready");
     metrics.handler_finished(Duration::from_millis(12));
-    metrics.retried("m2", "5s", 1, "throttled");
+    metrics.retried("m2", "5s", 1, "throttled", false);
     metrics.dead_lettered("m3", "invalid", 1, "type: expected x");
     metrics.request_finished(
         "GET",

@@ -130,8 +130,8 @@ async fn device_purchased_808_an_invalid_hash_and_a_missing_hash_are_dead_letter
         .await;
     let mut bad_hash = serde_json::to_value(TestEnv::purchase("PF0000802", "PO-802")).unwrap();
     bad_hash["hardwareHash"] = "not base64!".into();
-    let bad = Envelope::new(DEVICE_PURCHASED, "urn:e2e:procurement", None, bad_hash);
-    env.publish(DEVICE_PURCHASED, &bad).await;
+    let bad = Envelope::new(DevicePurchased::TYPE, "urn:e2e:procurement", None, bad_hash);
+    env.publish_json(DevicePurchased::TYPE, &bad).await;
     let mut no_hash = TestEnv::purchase("PF0000804", "PO-804");
     no_hash.hardware_hash = None;
     let missing = env.publish_purchase(no_hash).await;

@@ -13,7 +13,7 @@ async fn device_purchased_three_deliveries_of_one_purchase_import_once() {
     let event = env
         .publish_purchase(TestEnv::purchase("PF0000301", "PO-301"))
         .await;
-    env.publish(DEVICE_PURCHASED, &event).await;
+    env.publish(&event).await;
     // A second event for the same device (procurement re-sent it with a new id).
     env.publish_purchase(TestEnv::purchase("PF0000301", "PO-301"))
         .await;
