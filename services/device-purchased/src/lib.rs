@@ -15,23 +15,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-// TODO(merge): document these items once handlers take &GraphClient (that change owns
-// handler.rs and its neighbours); until then the lint guards everything else of this crate.
-#[allow(missing_docs)]
 pub mod corporate;
-#[allow(missing_docs)]
 pub mod device;
-#[allow(missing_docs)]
 pub mod error;
-#[allow(missing_docs)]
 pub mod handler;
-#[allow(missing_docs)]
 pub mod import;
-#[allow(missing_docs)]
 pub mod ledger;
 pub mod memory;
 pub mod preflight;
-#[allow(missing_docs)]
 pub mod sync;
 
 use std::sync::Arc;

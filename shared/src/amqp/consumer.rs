@@ -125,17 +125,11 @@ impl Runtime {
 }
 
 /// The pause between session rebuilds: from 200 ms, doubling up to 30 s, each pause drawn at
-/// random within ±50 %, so that replicas that lost the broker together do not all come back
-/// in the same instant after it restarts. Never gives up: a broker outage is waited out.
-// TODO(merge): use shared::backoff::jittered
+/// random within ±50 % ([`crate::backoff::jittered`], the same policy as Graph's in-call
+/// retries), so that replicas that lost the broker together do not all come back in the same
+/// instant after it restarts. Never gives up: a broker outage is waited out.
 fn reconnect_backoff() -> ExponentialBackoff {
-    backoff::ExponentialBackoffBuilder::new()
-        .with_initial_interval(Duration::from_millis(200))
-        .with_randomization_factor(0.5)
-        .with_multiplier(2.0)
-        .with_max_interval(Duration::from_secs(30))
-        .with_max_elapsed_time(None)
-        .build()
+    crate::backoff::jittered(Duration::from_millis(200), Duration::from_secs(30))
 }
 
 /// Waits the next pause; `false` if shutdown came first.
