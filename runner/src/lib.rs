@@ -7,10 +7,12 @@
 //!
 //! - [`probe`]: `<service> --probe live|ready`, a health check without shell or curl.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod probe;
 pub use probe::{ProbeKind, probe_exit};
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -26,14 +28,19 @@ use shared::telemetry::Metrics;
 /// Why a service could not start or stopped with an error. `main` prints it and exits non-zero.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The service has no work queue in the settings (a configuration error).
     #[error("{0} consumes no queue")]
     NoQueue(&'static str),
+    /// The Graph client could not be built from `graph.*` (a bad credential setting, CA file).
     #[error("the Graph client cannot be built: {0}")]
     Graph(#[from] GraphError),
+    /// A start-up check of the service failed; the text says what to fix.
     #[error("start-up check failed: {0}")]
     Preflight(String),
+    /// The `/healthz`, `/readyz`, `/metrics` listener failed.
     #[error("the health listener failed: {0}")]
     Http(#[from] std::io::Error),
+    /// The broker refused something reconnecting cannot fix (credentials, a queue's arguments).
     #[error(transparent)]
     Amqp(#[from] AmqpError),
 }
@@ -50,12 +57,14 @@ impl Classify for ServiceError {
 
 /// The parts a service builds its handler from, created once per process.
 pub struct Parts {
+    /// The process's Prometheus metrics, served on `/metrics`.
     pub metrics: Metrics,
     /// The process's one Graph client: every Graph call of the service goes through it.
     pub graph: GraphClient,
 }
 
 impl Parts {
+    /// Metrics named after `service`, and the Graph client reporting to them.
     pub fn new(settings: &Settings, service: Service) -> Result<Self, ServiceError> {
         let metrics = Metrics::new(service.name());
         let graph = GraphClient::new(&settings.graph, Arc::new(metrics.clone()))?;
@@ -145,15 +154,21 @@ async fn wait_for_stop_signal() {
 /// Why a service binary stopped with an error, for `main` to print with its causes.
 #[derive(Debug, thiserror::Error)]
 pub enum MainError {
+    /// The settings did not load or validate; the message names the key.
     #[error(transparent)]
     Config(#[from] shared::config::ConfigError),
+    /// Logging or the OTLP exporter could not be set up.
     #[error("telemetry: {0}")]
     Telemetry(#[from] shared::telemetry::TelemetryError),
+    /// `http.listen` could not be bound (in use, not permitted).
     #[error("http.listen: cannot bind {addr}: {source}")]
     Bind {
+        /// The address from `http.listen`.
         addr: std::net::SocketAddr,
+        /// Why the bind failed.
         source: std::io::Error,
     },
+    /// The service started and then stopped with an error.
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -180,6 +195,51 @@ where
         .map_err(|source| MainError::Bind { addr, source })?;
     run(settings, http, shutdown_on_signal()).await?;
     Ok(())
+}
+
+/// The command line every service binary takes.
+#[derive(Debug, clap::Parser)]
+struct ServiceArgs {
+    /// TOML file overriding the embedded defaults (environment ONBOARDING__SECTION__KEY overrides both).
+    #[arg(long, env = "ONBOARDING_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Check the service running on this machine instead of starting one: GET /readyz (ready,
+    /// the default) or /healthz (live) at http.listen; exit 0 if healthy, 1 if not.
+    #[arg(long, value_name = "live|ready", num_args = 0..=1, default_missing_value = "ready")]
+    probe: Option<ProbeKind>,
+}
+
+/// The whole `main` of a service binary: parses `--config` and `--probe` (the help names the
+/// binary, says `about` and shows `version`), then either probes the running service or runs
+/// it with [`run_binary`] until SIGTERM/SIGINT; an error is printed with its causes on stderr.
+pub async fn main<F, Fut>(
+    service: Service,
+    about: &'static str,
+    version: &'static str,
+    run: F,
+) -> ExitCode
+where
+    F: FnOnce(Settings, TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ServiceError>>,
+{
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = ServiceArgs::command()
+        .name(service.name())
+        .bin_name(service.name())
+        .about(about)
+        .version(version)
+        .get_matches();
+    let args = ServiceArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(kind) = args.probe {
+        return probe_exit(service, args.config.as_deref(), kind).await;
+    }
+    match run_binary(service, args.config.as_deref(), run).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}: {}", service.name(), error_chain(&err));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// An error and its causes on one line, as `anyhow`'s `{:#}` prints them.

@@ -28,11 +28,14 @@ const MAX_RESPONSE: u64 = 16 * 1024;
 /// `/readyz` (broker connected and a Graph token obtainable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeKind {
+    /// `/healthz`: the process serves HTTP (a liveness check).
     Live,
+    /// `/readyz`: the service can do its work (a readiness check).
     Ready,
 }
 
 impl ProbeKind {
+    /// The health endpoint this kind asks.
     pub fn path(self) -> &'static str {
         match self {
             ProbeKind::Live => "/healthz",
@@ -55,22 +58,44 @@ impl FromStr for ProbeKind {
 /// Why a probe did not find the service healthy.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// The settings did not load, so the address to probe is unknown.
     #[error(transparent)]
     Config(#[from] shared::config::ConfigError),
+    /// `http.listen` names port 0: nothing fixed to probe.
     #[error(
         "http.listen {0} has port 0: the service picks any free port, there is nothing fixed to probe"
     )]
     NoFixedPort(SocketAddr),
+    /// Nothing answered at the address (the service is not running or not listening yet).
     #[error("GET {url}: {source}")]
-    Unreachable { url: String, source: std::io::Error },
+    Unreachable {
+        /// The URL probed.
+        url: String,
+        /// The connection error.
+        source: std::io::Error,
+    },
+    /// The connection opened but no response came in time.
     #[error("GET {url}: no answer within {PROBE_TIMEOUT:?}")]
-    Timeout { url: String },
+    Timeout {
+        /// The URL probed.
+        url: String,
+    },
+    /// Something else listens there.
     #[error("GET {url}: not an HTTP response: {head:?}")]
-    NotHttp { url: String, head: String },
+    NotHttp {
+        /// The URL probed.
+        url: String,
+        /// The first bytes of the answer.
+        head: String,
+    },
+    /// The service answered but is not healthy (for `/readyz`: the body says which check failed).
     #[error("GET {url}: {status} {body}")]
     Unhealthy {
+        /// The URL probed.
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The answer's body.
         body: String,
     },
 }
