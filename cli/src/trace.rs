@@ -59,6 +59,10 @@ pub struct SpanRecord {
     pub parent_span_id: String,
     /// The span's name (`publish hr.employee.hired`, `GET /v1.0/users/{id}`, ...).
     pub name: String,
+    /// Its OpenTelemetry kind as the conventions name it: `client`, `server`, `producer`,
+    /// `consumer` or `internal` (what makes a tracing UI draw a dependency).
+    #[serde(default)]
+    pub kind: String,
     /// When it started, in nanoseconds since the Unix epoch.
     pub start_unix_nano: u64,
     /// When it ended, in nanoseconds since the Unix epoch.
@@ -314,6 +318,7 @@ mod tests {
             span_id: id.into(),
             parent_span_id: parent.into(),
             name: format!("span {id}"),
+            kind: "internal".into(),
             start_unix_nano: start,
             end_unix_nano: start + 1_000_000,
             status: SpanStatus::Unset,

@@ -276,6 +276,47 @@ async fn readme_walkthrough_stack_up_feed_break_trace_fix_replay_down() {
         .is_some(),
         "a step span carries device.serial: {trace:#?}"
     );
+    // Current OpenTelemetry conventions, as an exporter's receiver sees them: messaging spans
+    // with the operation type and name, Graph calls as HTTP client spans named by template.
+    assert_eq!(publish.kind, "producer");
+    assert_eq!(publish.attr("messaging.operation.type"), Some("send"));
+    assert_eq!(publish.attr("messaging.operation.name"), Some("publish"));
+    assert_eq!(consume.kind, "consumer");
+    assert_eq!(consume.attr("messaging.system"), Some("rabbitmq"));
+    assert_eq!(consume.attr("messaging.operation.type"), Some("process"));
+    assert_eq!(consume.attr("messaging.operation.name"), Some("process"));
+    assert!(
+        consume
+            .attr("messaging.rabbitmq.message.delivery_tag")
+            .is_some(),
+        "{consume:#?}"
+    );
+    let graph_call = span(&trace, |s| {
+        s.name.starts_with("GET /v1.0/") || s.name.starts_with("GET /beta/")
+    })
+    .unwrap_or_else(|| panic!("a Graph GET named by its URL template: {trace:#?}"));
+    assert_eq!(graph_call.kind, "client");
+    assert_eq!(graph_call.attr("http.request.method"), Some("GET"));
+    assert!(
+        graph_call.attr("http.response.status_code").is_some(),
+        "{graph_call:#?}"
+    );
+    assert!(
+        graph_call.attr("server.address").is_some(),
+        "{graph_call:#?}"
+    );
+    assert!(
+        graph_call
+            .attr("url.full")
+            .is_some_and(|u| u.starts_with("https://")),
+        "{graph_call:#?}"
+    );
+    assert!(
+        trace
+            .iter()
+            .all(|s| s.attr("messaging.operation.type") != Some("publish")),
+        "the deprecated operation type `publish` is gone"
+    );
     let dead_letter = consume
         .events
         .iter()

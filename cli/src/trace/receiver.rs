@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use super::{SpanEvent, SpanRecord, SpanStatus};
@@ -64,6 +65,14 @@ where
                     trace_id: hex::encode(&span.trace_id),
                     span_id: hex::encode(&span.span_id),
                     parent_span_id: hex::encode(&span.parent_span_id),
+                    kind: match SpanKind::try_from(span.kind) {
+                        Ok(SpanKind::Client) => "client",
+                        Ok(SpanKind::Server) => "server",
+                        Ok(SpanKind::Producer) => "producer",
+                        Ok(SpanKind::Consumer) => "consumer",
+                        _ => "internal",
+                    }
+                    .to_owned(),
                     name: span.name,
                     start_unix_nano: span.start_time_unix_nano,
                     end_unix_nano: span.end_time_unix_nano,
