@@ -3,7 +3,7 @@
 //!
 //! Logs go to stderr (stdout is the report), warnings only and none of lapin's by default;
 //! `ONBOARDCTL_LOG`, else `RUST_LOG`, gives another filter. Colours only on a terminal, and never
-//! with `NO_COLOR` set (https://no-color.org): the writer is anstream's stderr, which strips the
+//! with `NO_COLOR` set (<https://no-color.org>): the writer is anstream's stderr, which strips the
 //! escape codes then (and translates them for an old Windows console).
 //!
 //! Not for: `trace`, `completions` and `man`, which need no settings and export nothing.

@@ -18,9 +18,11 @@ use shared::config::{Service, Settings};
 /// The Graph writes one replayed message would make, and how its handler would end.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// The replayed message's id.
     pub id: String,
     /// `"would succeed"`, or the error the handler would end with (reads are real).
     pub outcome: String,
+    /// Whether the handler would succeed.
     pub ok: bool,
     /// `METHOD /route/template`, in order, e.g. `POST /v1.0/groups/{id}/members/$ref`.
     pub would_write: Vec<String>,

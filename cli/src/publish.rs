@@ -24,6 +24,7 @@ const IN_FLIGHT: usize = 64;
 /// Which kind of CSV a file is; `Auto` looks at the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CsvKind {
+    /// Decide from the header: an `employeeId` column means HR, anything else Autopilot.
     Auto,
     /// The Autopilot hardware-hash CSV (Get-WindowsAutopilotInfo).
     Autopilot,
@@ -34,12 +35,20 @@ pub enum CsvKind {
 /// What a bulk publish did, as printed.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The file's path, as given.
     pub file: String,
+    /// The kind the file was read as: `"hr"` or `"autopilot"`.
     pub kind: &'static str,
+    /// The encoding the file turned out to be in (`SourceEncoding::name`).
     pub encoding: String,
+    /// Data rows read, valid and rejected; blank lines do not count.
     pub rows: usize,
+    /// Events the broker confirmed. An Autopilot row with an `Assigned User` gives two (its
+    /// purchase and its shipment), so this can exceed the valid rows.
     pub published: usize,
+    /// The rows skipped, each with its line and reason; none of them was published.
     pub rejected: Vec<RowError>,
+    /// Header cells that matched no known column; their values were ignored.
     pub ignored_columns: Vec<String>,
     /// The events published, in order (not printed: a file can hold thousands).
     #[serde(skip)]
@@ -49,6 +58,7 @@ pub struct Report {
 /// One event a bulk publish sent: what its outcome answers to, and whom it is about.
 #[derive(Debug, Clone)]
 pub struct PublishedEvent {
+    /// The CloudEvents id, derived from the row, so publishing the file again repeats it.
     pub id: String,
     /// The CloudEvents subject: the employee id of a hire, the serial of a device.
     pub subject: Option<String>,

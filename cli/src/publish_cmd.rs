@@ -24,7 +24,7 @@ pub struct Args {
     /// What the CSV is; `auto` decides from its header.
     #[arg(long, value_enum, default_value = "auto", requires = "from_csv")]
     kind: publish::CsvKind,
-    /// Order id of a hardware-hash CSV's purchases (default: csv-<file name>).
+    /// Order id of a hardware-hash CSV's purchases (default: `csv-<file name>`).
     #[arg(long, requires = "from_csv")]
     order_id: Option<OrderId>,
     #[command(subcommand)]

@@ -13,7 +13,7 @@ use super::ops_directory::found;
 impl GraphClient {
     /// `GET /beta/deviceManagement/windowsAutopilotDeviceIdentities/{id}` →
     /// `deploymentProfileAssignmentStatus` (`notAssigned`, `pending`, `assignedInSync`,
-    /// `assignedUnkownSyncState` [sic], …); `Ok(None)` on 404, `Some("")` if Graph omits it.
+    /// `assignedUnkownSyncState` \[sic\], …); `Ok(None)` on 404, `Some("")` if Graph omits it.
     pub async fn autopilot_profile_assignment_status(
         &self,
         id: &AutopilotDeviceId,

@@ -30,14 +30,21 @@ const ALIASES: &[(&str, &str)] = &[
 /// One device from the file, every value already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
+    /// 1-based line in the file, header included.
     pub line: u64,
+    /// `Device Serial Number`; unique within the file (a repeat is a rejected row).
     pub serial: SerialNumber,
+    /// `Windows Product ID`, when the row has one (Get-WindowsAutopilotInfo leaves it empty).
     pub product_key: Option<String>,
     /// Base64 exactly as in the file (Graph's `hardwareIdentifier`). Never logged.
     pub hardware_hash: HardwareHash,
+    /// `Group Tag` (or the legacy `OrderID` column), when the row has one.
     pub group_tag: Option<GroupTag>,
+    /// `Assigned User`: when present, the row's shipment to this user is published too.
     pub assigned_user: Option<Upn>,
+    /// `Manufacturer name` (the partner variant), when the row has one.
     pub manufacturer: Option<String>,
+    /// `Device model` (the partner variant), when the row has one.
     pub model: Option<String>,
 }
 

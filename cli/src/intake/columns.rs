@@ -24,6 +24,9 @@ pub struct Columns {
 }
 
 impl Columns {
+    /// Finds the known columns in `headers`: each cell is folded ([`fold`]) and looked up in
+    /// `aliases`. The first cell of a column wins; a cell that matches nothing, or repeats a
+    /// column already found, goes to [`Columns::unknown`] (blank cells are dropped).
     pub fn locate(headers: &csv::StringRecord, aliases: &[(&str, &'static str)]) -> Self {
         let mut index = HashMap::new();
         let mut unknown = Vec::new();
@@ -41,6 +44,7 @@ impl Columns {
         Columns { index, unknown }
     }
 
+    /// Whether the file has a column for `canonical`.
     pub fn has(&self, canonical: &str) -> bool {
         self.index.contains_key(canonical)
     }

@@ -9,9 +9,13 @@ use encoding_rs::{UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 /// The encoding a file turned out to be in, reported to the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceEncoding {
+    /// Valid UTF-8 without a BOM (what PowerShell 7 writes).
     Utf8,
+    /// UTF-8 with a BOM.
     Utf8Bom,
+    /// UTF-16LE with a BOM (what Windows PowerShell 5.1's `Out-File` writes, graph-behaviour §14).
     Utf16LeBom,
+    /// UTF-16BE with a BOM.
     Utf16BeBom,
     /// Not valid UTF-8 and no BOM: read as Windows-1252, what "ANSI" means on a Western Windows.
     Windows1252,
@@ -30,8 +34,11 @@ impl SourceEncoding {
     }
 }
 
+/// The file's bytes cannot be turned into text; nothing in it is read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The bytes after the BOM are not valid in the encoding it names (whose name this holds),
+    /// e.g. a UTF-16 file cut in the middle of a code unit.
     #[error("the file is {0} with invalid byte sequences; save it again as UTF-8 or UTF-16")]
     Malformed(&'static str),
 }

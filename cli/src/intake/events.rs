@@ -25,6 +25,7 @@ pub fn derived<E: Event>(data: E) -> Envelope<E> {
     event
 }
 
+/// The `hr.employee.hired` event of a row; its id derives from the row's values, not its line.
 pub fn hire(row: &HireRow) -> Envelope<EmployeeHired> {
     let data = EmployeeHired {
         employee_id: row.employee_id.clone(),

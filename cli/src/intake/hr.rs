@@ -22,11 +22,18 @@ const ALIASES: &[(&str, &str)] = &[
 /// One hire from the file, every value already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HireRow {
+    /// 1-based line in the file, header included.
     pub line: u64,
+    /// `employeeId`.
     pub employee_id: EmployeeId,
+    /// `userPrincipalName`; unique within the file, compared without case (a repeat is a
+    /// rejected row).
     pub upn: Upn,
+    /// `displayName`, when the row has one.
     pub display_name: Option<String>,
+    /// `department`, when the row has one; it picks the hire's department groups.
     pub department: Option<String>,
+    /// `startDate` (`YYYY-MM-DD`), when the row has one.
     pub start_date: Option<Date>,
 }
 

@@ -17,6 +17,7 @@ use std::fmt;
 pub struct RowError {
     /// 1-based line in the file, header included, as an editor shows it.
     pub line: u64,
+    /// What is wrong with the row, naming the column as the file's header does.
     pub reason: String,
 }
 
@@ -29,8 +30,11 @@ impl fmt::Display for RowError {
 /// What a file held: the rows that passed, the rows that did not, and facts worth reporting.
 #[derive(Debug)]
 pub struct Parsed<R> {
+    /// The rows that passed every check, in file order; blank lines are not rows.
     pub rows: Vec<R>,
+    /// The rows that were skipped, each with its line and reason, in file order.
     pub rejected: Vec<RowError>,
+    /// The encoding the file's bytes turned out to be in.
     pub encoding: decode::SourceEncoding,
     /// Header cells that matched no known column (ignored).
     pub unknown_columns: Vec<String>,
@@ -39,14 +43,23 @@ pub struct Parsed<R> {
 /// The file as a whole cannot be read: nothing in it is published.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// The bytes are not valid text in the encoding their BOM names.
     #[error(transparent)]
     Decode(#[from] decode::DecodeError),
+    /// The file is empty, or its first line has only blank cells.
     #[error("the file has no header row")]
     Empty,
+    /// A required column is absent: the column as admins spell it, and the header cells found.
     #[error("the header has no {0:?} column (found: {1})")]
     MissingColumn(&'static str, String),
+    /// The CSV reader could not read the file's structure.
     #[error("line {line}: {source}")]
-    Csv { line: u64, source: csv::Error },
+    Csv {
+        /// The 1-based line where reading failed.
+        line: u64,
+        /// The CSV reader's error.
+        source: csv::Error,
+    },
 }
 
 /// Reads a CSV text into records with their line numbers; shared by both file kinds.

@@ -14,16 +14,22 @@ use tracing::field::{Empty, debug};
 
 use crate::error::DevicePurchasedError;
 
+/// The corporate identifier Intune now holds for the purchase, and how it got there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CorporateIdentifierOutcome {
+    /// The identifier, `Manufacturer,Model,Serial` with periods removed from the serial.
     pub identifier: String,
+    /// Whether it was there already or we imported it.
     pub how: Presence,
 }
 
+/// How the corporate identifier came to be in Intune.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Presence {
+    /// Intune already held it (found by search, or imported concurrently by another delivery
+    /// or an admin); nothing was written.
     AlreadyPresent,
     /// Imported by us (or, in shadow mode, would have been).
     Imported,

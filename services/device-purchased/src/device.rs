@@ -25,6 +25,8 @@ pub enum GroupTagUpdate {
     Unchanged,
     /// `device_purchased.update_group_tag` is off and the tags differ: left as it was.
     DiffersNotUpdated,
+    /// We set the event's tag on the device (or an earlier delivery of this purchase did; in
+    /// shadow mode: would have).
     Updated,
 }
 
@@ -36,12 +38,18 @@ pub enum DeviceGroupOutcome {
     NotConfigured,
     /// The group is dynamic (e.g. on `[OrderID]:`): its rule adds the device.
     Dynamic {
+        /// The configured device group.
         group_id: GroupId,
     },
+    /// The Entra device object was already a direct member (or a concurrent delivery added it
+    /// first); nothing was written.
     AlreadyMember {
+        /// The configured device group.
         group_id: GroupId,
     },
+    /// We added the Entra device object as a direct member (in shadow mode: would have).
     Added {
+        /// The configured device group.
         group_id: GroupId,
     },
 }

@@ -34,21 +34,31 @@ use crate::sync::{SyncCoalescer, SyncRequest};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceRegistered {
+    /// The serial number from the `procurement.device.purchased` event.
     pub serial_number: SerialNumber,
+    /// The purchase order the device was bought on.
     pub order_id: String,
+    /// How the device came to be registered with Autopilot, if it was asked to be.
     pub registration: RegistrationOutcome,
+    /// The Autopilot device; `None` when Autopilot was not asked, or in shadow mode.
     pub autopilot_device_id: Option<AutopilotDeviceId>,
+    /// The Entra device object's id (its object id, not `deviceId`); `None` when the
+    /// Autopilot steps did not run.
     pub entra_device_object_id: Option<DeviceObjectId>,
     /// Entra `deviceId` (= Autopilot `azureActiveDirectoryDeviceId`).
     pub entra_device_id: Option<EntraDeviceId>,
     /// The device's group tag now.
     pub group_tag: Option<String>,
+    /// What the group-tag step found or did; `None` when it did not run.
     pub group_tag_update: Option<GroupTagUpdate>,
     /// A beta-only field the v1.0 device read does not carry: `null` until the client reads it.
     pub deployment_profile_assignment_status: Option<String>,
+    /// What the device-group step found or did; `None` when it did not run.
     pub device_group: Option<DeviceGroupOutcome>,
     /// Whether this process asked for an Autopilot sync because the device was late.
     pub sync: Option<SyncRequest>,
+    /// The corporate identifier now in Intune; `None` unless
+    /// `device_purchased.corporate_identifier` is on.
     pub corporate_identifier: Option<CorporateIdentifierOutcome>,
 }
 
@@ -56,7 +66,9 @@ pub struct DeviceRegistered {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RegistrationOutcome {
+    /// Autopilot already listed the device; nothing was imported.
     AlreadyRegistered,
+    /// Our hardware-hash import registered it.
     Imported,
     /// Our import answered `ZtdDeviceAlreadyAssigned` (806): already registered to this tenant.
     AlreadyRegisteredHere,
@@ -80,8 +92,10 @@ impl From<How> for RegistrationOutcome {
 /// most a later sync; everything that matters is re-read from Graph.
 #[derive(Debug)]
 pub struct Progress {
-    pub sync: SyncCoalescer,
-    pub imports: ImportLedger,
+    /// The process's coalesced Autopilot sync requests.
+    pub(crate) sync: SyncCoalescer,
+    /// Keeps this process's listings of our import records apart from its deletions.
+    pub(crate) imports: ImportLedger,
     /// Per serial, what earlier deliveries left behind, and the lock that serialises them.
     serials: SerialMemory,
 }

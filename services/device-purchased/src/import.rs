@@ -46,8 +46,11 @@ pub enum How {
 /// What steps 1 and 2 found or did.
 #[derive(Debug, Clone)]
 pub enum Registration {
+    /// Autopilot lists the device for the serial.
     Registered {
+        /// The Autopilot device whose serial is exactly the purchase's.
         device: Box<AutopilotDevice>,
+        /// Whether it was there before or our import registered it.
         how: How,
         /// Our import records (all terminal once the device is found), to delete at the end.
         ours: Vec<ImportedDevice>,

@@ -38,6 +38,8 @@ pub struct SyncCoalescer {
 }
 
 impl SyncCoalescer {
+    /// A coalescer that asks for at most one sync per `interval`
+    /// (`device_purchased.sync_interval`), having asked for none yet.
     pub fn new(interval: Duration) -> Self {
         SyncCoalescer {
             interval,

@@ -22,13 +22,20 @@ use tracing::field::{Empty, debug};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceAssigned {
+    /// The serial number from the `device.shipped` event.
     pub serial_number: SerialNumber,
+    /// The Autopilot device (`windowsAutopilotDeviceIdentity`) that carries the serial.
     pub autopilot_device_id: AutopilotDeviceId,
+    /// The Entra object id of the user the device is now assigned to.
     pub user_id: UserId,
+    /// The UPN as Entra spells it, which is what the device is now assigned to.
     pub user_principal_name: String,
+    /// The name the user sees at OOBE: their display name, or the UPN when they have none.
     pub addressable_user_name: String,
+    /// How the device came to be assigned to the user (flattened into the event data).
     #[serde(flatten)]
     pub assignment: Assignment,
+    /// The order the shipment belongs to, when the event carried one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<OrderId>,
 }
@@ -47,24 +54,39 @@ pub enum Assignment {
     Assigned,
     /// It was assigned to someone else and `device_shipped.allow_reassign` let us overwrite it.
     Reassigned {
+        /// Who the device was assigned to before, as Intune showed it.
         previous_user_principal_name: String,
     },
 }
 
+/// Why a shipped device could not be assigned; [`Classify`] says whether a retry can help.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceShippedError {
+    /// No Autopilot device has the serial yet. Transient (and pending): a shipment often
+    /// overtakes the import, or the purchase event itself.
     #[error(
         "no Autopilot device with serial {0} yet (its import may still be running, or its \
          procurement.device.purchased event has not arrived)"
     )]
     DeviceNotRegistered(SerialNumber),
+    /// Several Autopilot devices have the serial, so we cannot tell which one shipped.
+    /// Permanent: an admin must delete the duplicate registration, then replay.
     #[error(
         "{count} Autopilot devices have serial {serial}: delete the duplicate registration in \
          Intune, then replay"
     )]
-    AmbiguousSerial { serial: SerialNumber, count: usize },
+    AmbiguousSerial {
+        /// The serial from the event.
+        serial: SerialNumber,
+        /// How many Autopilot devices carry it.
+        count: usize,
+    },
+    /// No Entra user has the UPN yet. Transient (and pending): the device may ship before HR's
+    /// user is provisioned in Entra.
     #[error("no Entra user with UPN {0} yet (HR provisioning may lag)")]
     UserNotProvisioned(Upn),
+    /// The device is assigned to another user and `device_shipped.allow_reassign` is off; nothing
+    /// was written. Permanent: taking someone else's device is an admin's decision.
     #[error(
         "device {serial} is already assigned to {assigned_to}: unassign it in Intune or set \
          device_shipped.allow_reassign"
@@ -72,8 +94,10 @@ pub enum DeviceShippedError {
     AssignedToSomeoneElse {
         /// As Graph reports it.
         serial: String,
+        /// The UPN the device is assigned to now, as Intune shows it.
         assigned_to: String,
     },
+    /// A Graph call failed; transient or permanent as the Graph error's own class says.
     #[error(transparent)]
     Graph(#[from] GraphError),
 }
@@ -215,16 +239,20 @@ pub async fn ensure_device_assigned(
 
 /// What to do about a device's current assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
+pub(crate) enum Plan {
+    /// Already assigned to the wanted user: write nothing.
     Nothing,
+    /// Unassigned: assign it.
     Assign,
+    /// Assigned to `from`, and reassigning is allowed: overwrite it.
     Reassign { from: String },
+    /// Assigned to `assigned_to`, and reassigning is not allowed: refuse.
     Refuse { assigned_to: String },
 }
 
 /// Decides from what the device shows now. UPNs compare without case: Entra treats them so,
 /// and Intune keeps whatever spelling was sent.
-pub fn plan_assignment(current: Option<&str>, wanted: &Upn, allow_reassign: bool) -> Plan {
+pub(crate) fn plan_assignment(current: Option<&str>, wanted: &Upn, allow_reassign: bool) -> Plan {
     match current.map(str::trim) {
         None => Plan::Assign,
         Some(now) if now.eq_ignore_ascii_case(wanted.as_str()) => Plan::Nothing,

@@ -25,10 +25,16 @@ use tracing::field::{Empty, debug};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserReady {
+    /// The hire's Entra object id; also the event's subject.
     pub user_id: UserId,
+    /// The UPN as Entra has it, which may differ from HR's after a rename.
     pub user_principal_name: String,
+    /// The employee id from the `hr.employee.hired` event.
     pub employee_id: String,
+    /// How the hire came to be allowed to join devices to Entra.
     pub join: JoinReadiness,
+    /// One entry per configured group (every hire's, then the department's), each now holding
+    /// the hire as a direct member.
     pub groups: Vec<GroupOutcome>,
 }
 
@@ -44,15 +50,21 @@ pub enum JoinReadiness {
     AddedToPolicy,
     /// Mode `group`: membership of the join group, which the policy lists.
     JoinGroup {
+        /// The join group (`new_hire.join_group_id`).
         group_id: GroupId,
+        /// Whether the hire was already a direct member or was added now.
         membership: MembershipOutcome,
     },
 }
 
+/// How the hire came to be a direct member of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MembershipOutcome {
+    /// The hire was already a direct member (or a concurrent delivery added them first);
+    /// nothing was written.
     AlreadyMember,
+    /// We added the hire as a direct member (in shadow mode: would have).
     Added,
 }
 
@@ -65,42 +77,68 @@ impl From<Membership> for MembershipOutcome {
     }
 }
 
+/// One of the hire's groups, of which the hire is now a direct member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupOutcome {
+    /// The group's object id.
     pub group_id: GroupId,
+    /// Whether the hire was already a member or was added now.
     pub membership: MembershipOutcome,
 }
 
+/// Why a hire could not be made ready; [`Classify`] says whether a retry can help.
 #[derive(Debug, thiserror::Error)]
 pub enum NewHireError {
+    /// Neither the UPN nor the employeeId finds an Entra user yet. Transient (and pending): HR
+    /// usually publishes before Entra provisioning finishes.
     #[error(
         "no Entra user with UPN {upn} or employeeId {employee_id} yet (HR provisioning may lag)"
     )]
-    UserNotProvisioned { upn: Upn, employee_id: EmployeeId },
+    UserNotProvisioned {
+        /// The UPN from the hire event.
+        upn: Upn,
+        /// The employee id from the hire event.
+        employee_id: EmployeeId,
+    },
+    /// No user has the UPN and several share the employeeId, so we cannot tell which one is
+    /// the hire. Permanent: the duplicate must be fixed in Entra or HR, then the event replayed.
     #[error(
         "no Entra user with UPN {upn}, and employeeId {employee_id} matches {count} users: \
          fix the duplicate employeeId in Entra or HR, then replay"
     )]
     AmbiguousEmployeeId {
+        /// The UPN from the hire event, which found nobody.
         upn: Upn,
+        /// The employee id that matched more than one user.
         employee_id: EmployeeId,
+        /// How many users carry that employee id.
         count: usize,
     },
+    /// `join_mode` is `all` but the device registration policy does not let every user join
+    /// (graph-behaviour §1). Permanent: an admin must change the policy or the setting.
     #[error(
         "new_hire.join_mode is \"all\" but the device registration policy allows {scope} to join: \
          allow All in Entra > Devices > Device settings, or set join_mode to group or users"
     )]
-    PolicyNotAll { scope: &'static str },
+    PolicyNotAll {
+        /// Who the policy lets join instead: `"selected"`, `"none"` or `"unknown"`.
+        scope: &'static str,
+    },
+    /// The device registration policy lets nobody join devices (graph-behaviour §1). Permanent:
+    /// only an admin can switch joining on.
     #[error(
         "the device registration policy lets nobody join devices (Users may join devices: None); \
          an admin must choose All or Selected in Entra > Devices > Device settings"
     )]
     JoiningSwitchedOff,
+    /// The policy's `allowedToJoin` has none of the three known forms (graph-behaviour §1), so
+    /// nothing was written. Permanent.
     #[error(
         "the device registration policy's allowedToJoin has a shape this service does not know; it was left unchanged"
     )]
     UnknownPolicyShape,
+    /// A Graph call failed; transient or permanent as the Graph error's own class says.
     #[error(transparent)]
     Graph(#[from] GraphError),
 }
