@@ -10,6 +10,8 @@ mod config;
 mod consumer;
 /// Dead letters and their reason headers; invalid events; unroutable publishes.
 mod dead_letters;
+/// The AMQP runtime's modules form a one-way stack (no cycle).
+mod layers;
 /// Forced connection close, graceful shutdown.
 mod resilience;
 /// JSON Schemas, examples and the typed parser agree; the AsyncAPI document is valid.
