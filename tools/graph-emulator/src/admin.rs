@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/fixture", post(post_fixture))
         .route("/token", post(post_token))
+        .merge(crate::admin_enrollment::router())
         .layer(middleware::from_fn_with_state(state, loopback_only))
 }
 

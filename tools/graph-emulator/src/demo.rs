@@ -160,6 +160,26 @@ pub const ESP: &str = "e2000000-0000-4000-8000-000000000001";
 /// delegated token carrying Policy.Read.All). MDM user scope: Some, with [`GROUP_JOIN`].
 pub const MDM_POLICY: &str = "0000000a-0000-0000-c000-000000000000";
 
+// === Autopilot device preparation (graph-behaviour §20) ===
+/// `templateReference.templateId` of a user-driven device preparation policy.
+pub const DP_TEMPLATE_USER_DRIVEN: &str = "80d33118-b7b4-40d8-b15f-81be745e053f_1";
+/// `templateReference.templateId` of an automatic device preparation policy.
+pub const DP_TEMPLATE_AUTOMATIC: &str = "a6157a7f-aa00-42d9-ac82-7d2479f545db_1";
+/// `appId` of the Intune Provisioning Client (in some tenants "Intune Autopilot ConfidentialClient"),
+/// which must own a device preparation device group.
+pub const INTUNE_PROVISIONING_CLIENT_APP_ID: &str = "f1346770-5b25-470b-88bd-d5744ab7952c";
+/// Object id of the demo tenant's Intune Provisioning Client service principal.
+pub const INTUNE_PROVISIONING_CLIENT_SP: &str = "5e000000-0000-4000-8000-000000000001";
+/// Assigned security group owned by the Intune Provisioning Client: the device preparation
+/// policy's enrollment-time device membership target (no members until a device enrolls).
+pub const GROUP_DP_DEVICES: &str = "c1000000-0000-4000-8000-000000000007";
+/// The device preparation policy's user group ([`USER_GRACE`] is a member).
+pub const GROUP_DP_USERS: &str = "c1000000-0000-4000-8000-000000000008";
+/// The user-driven device preparation policy: assigned to [`GROUP_DP_USERS`], device group [`GROUP_DP_DEVICES`].
+pub const DP_POLICY: &str = "e3000000-0000-4000-8000-000000000001";
+/// An ordinary settings-catalog policy (`technologies: mdm`), which a device preparation lookup must skip.
+pub const SETTINGS_POLICY: &str = "e3000000-0000-4000-8000-000000000002";
+
 /// A valid-looking hardware hash for `serial`: base64 of 128 deterministic bytes.
 /// The emulator accepts any base64 that decodes to at least [`MIN_HASH_BYTES`] bytes.
 pub fn hardware_hash(serial: &str) -> String {
@@ -230,6 +250,8 @@ mod tests {
             GROUP_AUTOPILOT_DEVICES,
             GROUP_M365,
             GROUP_DYNAMIC,
+            GROUP_DP_DEVICES,
+            GROUP_DP_USERS,
         ] {
             assert!(f.groups.iter().any(|x| x.id == g), "{g}");
         }
@@ -244,6 +266,29 @@ mod tests {
         );
         assert_eq!(f.entra_devices[0].device_id, ENTRA_DEVICE_ID);
         assert_eq!(f.other_tenant_serials, [OTHER_TENANT_SERIAL]);
+        let sp = &f.service_principals[0];
+        assert_eq!(
+            (sp.id.as_str(), sp.app_id.as_str()),
+            (
+                INTUNE_PROVISIONING_CLIENT_SP,
+                INTUNE_PROVISIONING_CLIENT_APP_ID
+            )
+        );
+        let dp = &f.configuration_policies[0];
+        assert_eq!(
+            (dp.id.as_str(), dp.template_id.as_str()),
+            (DP_POLICY, DP_TEMPLATE_USER_DRIVEN)
+        );
+        assert_eq!(dp.assigned_group_ids, [GROUP_DP_USERS]);
+        assert_eq!(
+            dp.enrollment_time_device_membership_targets,
+            [GROUP_DP_DEVICES]
+        );
+        assert_eq!(f.configuration_policies[1].id, SETTINGS_POLICY);
+        assert_eq!(
+            f.autopilot_devices[0].deployment_profile_id.as_deref(),
+            Some(DEPLOYMENT_PROFILE)
+        );
         assert_eq!(
             f.device_registration_policy.user_device_quota,
             USER_DEVICE_QUOTA

@@ -64,6 +64,22 @@ pub struct Fixture {
     /// Faults active from start; `PUT /_emulator/faults` replaces them at run time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultConfig>,
+    /// Service principals (graph-behaviour §20), e.g. the Intune Provisioning Client's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Settings-catalog policies, `configurationPolicies` (beta): device preparation (graph-behaviour §20) and others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configuration_policies: Vec<ConfigurationPolicy>,
+    /// Devices an OEM, reseller or Partner Center will register after a delay (graph-behaviour §21).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partner_registrations: Vec<PartnerRegistration>,
+    /// Autopilot deployment events, `autopilotEvents` (graph-behaviour §19).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autopilot_events: Vec<AutopilotEvent>,
+    /// When profile assignments were last evaluated (graph-behaviour §18): the earliest a change seen
+    /// now can have happened.
+    #[serde(skip)]
+    pub(crate) assignments_checked_at: Option<Instant>,
 }
 
 impl Fixture {
@@ -236,6 +252,9 @@ pub struct Group {
     /// Direct members' object ids (users, devices, groups). Dynamic groups compute theirs.
     #[serde(default)]
     pub members: Vec<String>,
+    /// Owners' object ids: users or service principals (graph-behaviour §20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
     /// A group created through Graph refuses member adds until it has replicated (graph-behaviour §3 quirk).
     #[serde(skip)]
     pub(crate) replicated_at: Option<Instant>,
@@ -315,6 +334,15 @@ pub struct AutopilotDevice {
     /// `managedDeviceId` of its Intune managed device; `None` is served as the all-zero GUID.
     #[serde(default)]
     pub managed_device_id: Option<String>,
+    /// The deployment profile assigned now (`deploymentProfile`, graph-behaviour §18); `None` = not assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_profile_id: Option<String>,
+    /// `deploymentProfileAssignedDateTime` of [`Self::deployment_profile_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_profile_assigned_date_time: Option<String>,
+    /// A profile that targets the device and will be assigned at this instant (status `pending`).
+    #[serde(skip)]
+    pub(crate) profile_pending: Option<(String, Instant)>,
 }
 
 fn not_contacted() -> String {
@@ -395,6 +423,9 @@ pub struct EntraDevice {
     /// A device created by an import stays invisible until this instant.
     #[serde(skip)]
     pub(crate) visible_at: Option<Instant>,
+    /// When a device created by an import or a partner registration became visible.
+    #[serde(skip)]
+    pub(crate) appeared_at: Option<Instant>,
     /// The Autopilot device whose `azureActiveDirectoryDeviceId` is set when this one appears.
     #[serde(skip)]
     pub(crate) autopilot_device: Option<String>,
@@ -553,4 +584,134 @@ impl Default for AutopilotSettings {
             last_sync_started: None,
         }
     }
+}
+
+/// A service principal (graph-behaviour §20): an app's identity in this tenant; it can own groups.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServicePrincipal {
+    /// Directory object id (what `owners` lists).
+    pub id: String,
+    /// `appId`: the application's client id (the key of `/servicePrincipals(appId='…')`).
+    pub app_id: String,
+    /// `displayName`.
+    pub display_name: String,
+    /// `appOwnerOrganizationId`: the tenant that owns the application (Microsoft's, for first-party apps).
+    #[serde(default)]
+    pub app_owner_organization_id: Option<String>,
+}
+
+/// A settings-catalog `deviceManagementConfigurationPolicy` (beta). With the defaults it is an
+/// Autopilot device preparation policy, user-driven (graph-behaviour §20).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigurationPolicy {
+    /// `id`.
+    pub id: String,
+    /// `name` (settings-catalog policies have `name`, not `displayName`).
+    pub name: String,
+    /// `description`.
+    #[serde(default)]
+    pub description: String,
+    /// `platforms` (default `windows10`).
+    #[serde(default = "windows10")]
+    pub platforms: String,
+    /// `technologies` (default `enrollment`; e.g. `mdm` for an ordinary settings policy).
+    #[serde(default = "enrollment")]
+    pub technologies: String,
+    /// `templateReference.templateId` (default the user-driven device preparation template).
+    #[serde(default = "dp_user_driven")]
+    pub template_id: String,
+    /// `templateReference.templateFamily` (default `enrollmentConfiguration`; `none` for a plain policy).
+    #[serde(default = "enrollment_configuration")]
+    pub template_family: String,
+    /// Groups it is assigned to (for device preparation: the *user* group), served as `assignments`.
+    #[serde(default)]
+    pub assigned_group_ids: Vec<String>,
+    /// The enrollment-time device membership target: the device group devices join as they enroll.
+    #[serde(default)]
+    pub enrollment_time_device_membership_targets: Vec<String>,
+}
+
+fn windows10() -> String {
+    "windows10".into()
+}
+fn enrollment() -> String {
+    "enrollment".into()
+}
+fn enrollment_configuration() -> String {
+    "enrollmentConfiguration".into()
+}
+fn dp_user_driven() -> String {
+    crate::demo::DP_TEMPLATE_USER_DRIVEN.into()
+}
+
+/// A device an OEM, reseller or Partner Center registers after `afterSeconds` (emulated), with
+/// no import record (graph-behaviour §21). It then appears in `windowsAutopilotDeviceIdentities` and its
+/// Entra device object `entraDeviceSecs` later (graph-behaviour §8).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PartnerRegistration {
+    /// The `windowsAutopilotDeviceIdentity.id` it will get (drawn from the seeded RNG if absent).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `serialNumber`.
+    pub serial_number: String,
+    /// `manufacturer`.
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    /// `model`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `groupTag` the partner set (often none: the customer sets it with `updateDeviceProperties`).
+    #[serde(default)]
+    pub group_tag: String,
+    /// `purchaseOrderIdentifier`.
+    #[serde(default)]
+    pub purchase_order_identifier: String,
+    /// The hash the partner registered (never shown); default `demo::hardware_hash(serial)`, so a
+    /// later import of that hash ends in `ZtdDeviceAlreadyAssigned` (graph-behaviour §21).
+    #[serde(default)]
+    pub hardware_identifier: Option<String>,
+    /// Emulated seconds after load (or after the admin call) until the device is registered.
+    #[serde(default)]
+    pub after_seconds: f64,
+    #[serde(skip)]
+    pub(crate) due_at: Option<Instant>,
+}
+
+/// A `deviceManagementAutopilotEvent` (graph-behaviour §19), served as stored. Text fields left
+/// empty by `POST /_emulator/autopilot-events` are filled in (success by default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[allow(missing_docs)] // each field is the Graph property of the same name (graph-behaviour §19)
+pub struct AutopilotEvent {
+    pub id: String,
+    pub device_id: String,
+    pub user_id: String,
+    pub device_serial_number: String,
+    pub managed_device_name: String,
+    pub user_principal_name: String,
+    pub os_version: String,
+    pub event_date_time: String,
+    pub device_registered_date_time: String,
+    pub enrollment_start_date_time: String,
+    pub deployment_start_date_time: String,
+    pub deployment_end_date_time: String,
+    pub enrollment_type: String,
+    pub windows_autopilot_deployment_profile_display_name: String,
+    pub windows10_enrollment_completion_page_configuration_display_name: String,
+    pub windows10_enrollment_completion_page_configuration_id: String,
+    pub enrollment_state: String,
+    pub deployment_state: String,
+    pub device_setup_status: String,
+    pub account_setup_status: String,
+    pub deployment_duration: String,
+    pub deployment_total_duration: String,
+    pub device_setup_duration: String,
+    pub account_setup_duration: String,
+    pub enrollment_failure_details: String,
+    /// Served at `/autopilotEvents/{id}/policyStatusDetails`, not in the event itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy_status_details: Vec<Value>,
 }

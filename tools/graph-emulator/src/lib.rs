@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod admin_enrollment;
 mod batch;
 mod clock;
 pub mod demo;

@@ -19,6 +19,7 @@ pub const DUPLICATED: (i64, &str) = (807, "ZtdDeviceDuplicated");
 pub const INVALID_HASH: (i64, &str) = (802, "InvalidZtdHardwareHash");
 
 pub fn advance(w: &mut World, now: Instant) {
+    crate::routes::deployment::register_partner_devices(w, now);
     settle_imports(w, now);
     reveal_devices(w, now);
     for u in &mut w.tenant.users {
@@ -32,6 +33,7 @@ pub fn advance(w: &mut World, now: Instant) {
         s.sync_status = "completed".into();
         s.last_sync_date_time = now_rfc3339();
     }
+    crate::routes::deployment::advance_assignments(w, now);
 }
 
 /// Settles due imports in upload order, so the first of two equal hashes wins.
@@ -134,8 +136,9 @@ fn register(w: &mut World, rec: &ImportedDevice, done_at: Instant) -> String {
 fn reveal_devices(w: &mut World, now: Instant) {
     let mut revealed = Vec::new();
     for d in &mut w.tenant.entra_devices {
-        if d.visible_at.is_some_and(|t| t <= now) {
+        if let Some(at) = d.visible_at.filter(|t| *t <= now) {
             d.visible_at = None;
+            d.appeared_at = Some(at);
             if let Some(ap) = d.autopilot_device.take() {
                 revealed.push((ap, d.device_id.clone()));
             }

@@ -81,6 +81,23 @@ const SYNC: &[&str] = &[
     "DeviceManagementServiceConfig.ReadWrite.All",
     "DeviceManagementConfiguration.ReadWrite.All",
 ];
+/// graph-behaviour §19: `DeviceManagementManagedDevices.Read.All` is the permission every stored revision names.
+const MANAGED_DEVICES_READ: &[&str] = &[
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+];
+/// graph-behaviour §20: settings-catalog policies.
+const DMC_READ: &[&str] = &[
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+];
+/// graph-behaviour §20: service principals (`Application.Read.All`, or higher).
+const APPLICATION_READ: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 /// graph-behaviour §10: the MDM policy answers "Application: Not supported" — no permission suffices.
 const NOT_FOR_APPS: &[&str] = &[];
 /// graph-behaviour §10, delegated (work or school account): least privileged, then higher.
@@ -288,6 +305,63 @@ pub static PERMISSIONS: &[Requirement] = &[
     ),
     // graph-behaviour §4: the envelope needs only a valid token; each item is checked on its own
     r("POST", "/$batch", &[]),
+    // graph-behaviour §18 profile assignment (write)
+    r(
+        "POST",
+        "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments",
+        &[DMSC_WRITE],
+    ),
+    // graph-behaviour §19 autopilotEvents: the ManagedDevices pair is in every stored revision
+    r(
+        "GET",
+        "/deviceManagement/autopilotEvents",
+        &[MANAGED_DEVICES_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/autopilotEvents/{id}",
+        &[MANAGED_DEVICES_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/autopilotEvents/{id}/policyStatusDetails",
+        &[MANAGED_DEVICES_READ],
+    ),
+    // graph-behaviour §20 device preparation policies (the set action: both pages' permissions; apps get a 500)
+    r(
+        "GET",
+        "/deviceManagement/configurationPolicies",
+        &[DMC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/configurationPolicies/{id}",
+        &[DMC_READ],
+    ),
+    r(
+        "GET",
+        "/deviceManagement/configurationPolicies/{id}/assignments",
+        &[DMC_READ],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/configurationPolicies/{id}/retrieveEnrollmentTimeDeviceMembershipTarget",
+        &[DMC_READ],
+    ),
+    r(
+        "POST",
+        "/deviceManagement/configurationPolicies/{id}/setEnrollmentTimeDeviceMembershipTarget",
+        &[DMC_READ],
+    ),
+    // graph-behaviour §20 group owners (least GroupMember.Read.All) and service principals
+    r("GET", "/groups/{id}/owners", &[MEMBER_READ]),
+    r("GET", "/servicePrincipals", &[APPLICATION_READ]),
+    r("GET", "/servicePrincipals/{id}", &[APPLICATION_READ]),
+    r(
+        "GET",
+        "/servicePrincipals(appId='{id}')",
+        &[APPLICATION_READ],
+    ),
 ];
 
 /// The requirement for an operation; `None` means the route table and this table disagree.

@@ -145,6 +145,7 @@ impl Prepared<'_> {
             body: self.body.as_ref(),
             eventual: self.req.eventual,
             granted: &self.claims.permissions(),
+            delegated: self.claims.is_delegated(),
             base_url: &self.req.base_url,
             raw_path: &self.req.path,
             now,

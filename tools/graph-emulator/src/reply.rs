@@ -73,6 +73,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("The operation timed out.")]
     GatewayTimeout,
+    /// A 500 (graph-behaviour §20: `setEnrollmentTimeDeviceMembershipTarget` with an application token).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -91,6 +94,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => 405,
             ApiError::Unavailable(_) => 503,
             ApiError::GatewayTimeout => 504,
+            ApiError::Internal(_) => 500,
         }
     }
 
@@ -109,6 +113,7 @@ impl ApiError {
             (ApiError::MethodNotAllowed, _) => "Request_BadRequest",
             (ApiError::Unavailable(_), _) => "ServiceUnavailable",
             (ApiError::GatewayTimeout, _) => "GatewayTimeout",
+            (ApiError::Internal(_), _) => "InternalServerError",
         }
     }
 

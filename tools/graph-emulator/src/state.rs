@@ -33,6 +33,15 @@ pub struct Timings {
     /// replication quirk). 0 (the default) turns the quirk off.
     #[serde(default)]
     pub group_replication_secs: f64,
+    /// A device's Entra object joins a group a deployment profile targets → its
+    /// `deploymentProfileAssignmentStatus` goes `pending` → `assignedInSync` after this long
+    /// (graph-behaviour §18: "about 15 minutes" seen; no documented figure).
+    #[serde(default = "default_profile_assignment_secs")]
+    pub profile_assignment_secs: f64,
+}
+
+fn default_profile_assignment_secs() -> f64 {
+    900.0
 }
 
 impl Default for Timings {
@@ -43,6 +52,7 @@ impl Default for Timings {
             sync_secs: 30.0,
             sync_guard_secs: 600.0,
             group_replication_secs: 0.0,
+            profile_assignment_secs: default_profile_assignment_secs(),
         }
     }
 }
@@ -76,6 +86,7 @@ impl World {
                 .then(|| now + speed.scaled_secs(u.provision_after_seconds));
         }
         self.faults = self.tenant.faults.clone().unwrap_or_default();
+        crate::routes::deployment::arm(&mut self.tenant, now, speed);
     }
 }
 

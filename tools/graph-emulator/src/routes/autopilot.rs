@@ -6,7 +6,6 @@
 use serde_json::{Value, json};
 
 use super::Call;
-use super::directory::direct_groups;
 use crate::clock::now_rfc3339;
 use crate::fixture::AutopilotDevice;
 use crate::query::Filter;
@@ -26,15 +25,12 @@ fn device_json(w: &World, d: &AutopilotDevice, call: &Call<'_>) -> Value {
         "displayName": d.display_name,
     });
     if call.beta() {
-        let profile = assigned_profile(w, d);
+        // graph-behaviour §18: the assignment status moves lazily (routes::deployment).
+        let profile = super::deployment::profile_state(w, d);
         v["azureAdDeviceId"] = json!(d.azure_active_directory_device_id);
-        v["deploymentProfileAssignmentStatus"] = json!(if profile.is_some() {
-            "assignedUnkownSyncState"
-        } else {
-            "notAssigned"
-        });
+        v["deploymentProfileAssignmentStatus"] = json!(profile.status);
         v["deploymentProfileAssignmentDetailedStatus"] = json!("none");
-        v["deploymentProfileAssignedDateTime"] = json!("0001-01-01T00:00:00Z");
+        v["deploymentProfileAssignedDateTime"] = json!(profile.assigned_at);
         v["deviceFriendlyName"] = json!(d.display_name);
         v["remediationState"] = json!("unknown");
         v["userlessEnrollmentStatus"] = json!("unknown");
@@ -43,34 +39,14 @@ fn device_json(w: &World, d: &AutopilotDevice, call: &Call<'_>) -> Value {
             .get("$expand")
             .is_some_and(|e| e.contains("deploymentProfile"))
         {
-            let p = profile.map(|p| json!({ "id": p.id, "displayName": p.display_name }));
-            v["deploymentProfile"] = p.clone().unwrap_or(Value::Null);
-            v["intendedDeploymentProfile"] = p.unwrap_or(Value::Null);
+            let full = |p: Option<&crate::fixture::DeploymentProfile>| {
+                p.map_or(Value::Null, |p| super::config::profile_json(p, call))
+            };
+            v["deploymentProfile"] = full(profile.assigned);
+            v["intendedDeploymentProfile"] = full(profile.intended);
         }
     }
     v
-}
-
-/// The deployment profile assigned to a group the device's Entra object is a member of.
-fn assigned_profile<'a>(
-    w: &'a World,
-    d: &AutopilotDevice,
-) -> Option<&'a crate::fixture::DeploymentProfile> {
-    let aad = d.azure_active_directory_device_id.as_deref()?;
-    let obj = w
-        .tenant
-        .entra_devices
-        .iter()
-        .find(|e| e.visible_at.is_none() && e.device_id.eq_ignore_ascii_case(aad))?;
-    let groups: Vec<String> = direct_groups(w, &obj.id)
-        .iter()
-        .map(|g| g.id.to_ascii_lowercase())
-        .collect();
-    w.tenant.deployment_profiles.iter().find(|p| {
-        p.assigned_group_ids
-            .iter()
-            .any(|g| groups.contains(&g.to_ascii_lowercase()))
-    })
 }
 
 /// graph-behaviour §6: only `contains(serialNumber,'…')` works; `eq` is 400, a hyphen is 400, a space never matches.
@@ -197,12 +173,12 @@ pub fn update_properties(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiErr
     if let Some(tag) = text("groupTag") {
         d.group_tag = tag.clone();
         let aad = d.azure_active_directory_device_id.clone();
-        if let Some(e) = w
-            .tenant
-            .entra_devices
-            .iter_mut()
-            .find(|e| Some(&e.device_id) == aad.as_ref())
-        {
+        let ap_id = d.id.clone();
+        // Also an Entra device that has not appeared yet (graph-behaviour §21: the tag is often set
+        // straight after a partner registration): it appears with the new tag.
+        if let Some(e) = w.tenant.entra_devices.iter_mut().find(|e| {
+            Some(&e.device_id) == aad.as_ref() || e.autopilot_device.as_ref() == Some(&ap_id)
+        }) {
             e.physical_ids.retain(|p| !p.starts_with("[OrderID]:"));
             e.physical_ids.push(format!("[OrderID]:{tag}"));
         }

@@ -29,12 +29,26 @@ fn assignments(owner: &str, groups: &[String]) -> Vec<Value> {
     groups.iter().map(|g| assignment(owner, g)).collect()
 }
 
-fn profile_json(p: &DeploymentProfile, call: &Call<'_>) -> Value {
+/// A profile as graph-behaviour §18 lists it: current property names and the deprecated ones
+/// (still sent by Graph). Values not in the fixture are Graph's defaults.
+pub(crate) fn profile_json(p: &DeploymentProfile, call: &Call<'_>) -> Value {
     let mut v = json!({
         "@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile",
         "id": p.id, "displayName": p.display_name, "description": p.description,
-        "deviceNameTemplate": p.device_name_template, "language": "os-default",
-        "deviceType": "windowsPc", "enableWhiteGlove": false,
+        "deviceNameTemplate": p.device_name_template, "locale": "os-default", "language": "os-default",
+        "createdDateTime": "2026-01-05T09:00:00Z", "lastModifiedDateTime": "2026-01-05T09:00:00Z",
+        "roleScopeTagIds": ["0"], "managementServiceAppId": null,
+        "deviceType": "windowsPc", "hardwareHashExtractionEnabled": false, "extractHardwareHash": false,
+        "preprovisioningAllowed": false, "enableWhiteGlove": false,
+        "outOfBoxExperienceSetting": {
+            "privacySettingsHidden": true, "eulaHidden": true, "userType": "standard",
+            "deviceUsageType": "singleUser", "keyboardSelectionPageSkipped": true, "escapeLinkHidden": true,
+        },
+        "outOfBoxExperienceSettings": {
+            "hidePrivacySettings": true, "hideEULA": true, "userType": "standard",
+            "deviceUsageType": "singleUser", "skipKeyboardSelectionPage": true, "hideEscapeLink": true,
+        },
+        "enrollmentStatusScreenSettings": null,
     });
     if expands_assignments(call) {
         v["assignments"] = json!(assignments(&p.id, &p.assigned_group_ids));

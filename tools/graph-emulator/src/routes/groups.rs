@@ -30,7 +30,16 @@ fn group_index(w: &World, call: &Call<'_>) -> Result<usize, ApiError> {
 
 pub fn get(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let i = group_index(w, call)?;
-    Ok(Reply::ok(group_json(&w.tenant.groups[i])))
+    let mut v = group_json(&w.tenant.groups[i]);
+    if call.query.get("$expand").is_some_and(|e| {
+        e.split(',')
+            .any(|x| x.trim().eq_ignore_ascii_case("owners"))
+    }) {
+        // graph-behaviour §20: `$expand=owners` shows service principals on v1.0 too.
+        let owners = super::device_preparation::owners_json(w, &w.tenant.groups[i], call, true);
+        v["owners"] = Value::Array(owners);
+    }
+    Ok(Reply::ok(v))
 }
 
 pub fn list(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -90,6 +99,7 @@ pub fn create(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         members: Vec::new(),
+        owners: Vec::new(),
         replicated_at: (w.timings.group_replication_secs > 0.0)
             .then(|| call.now + w.speed.scaled_secs(w.timings.group_replication_secs)),
     };

@@ -3,11 +3,15 @@
 //! `matcher.rs`, and authorisation, throttling and logging in the pipeline.
 
 mod autopilot;
+pub(crate) mod autopilot_events;
 mod config;
 mod corporate;
+pub(crate) mod deployment;
+pub(crate) mod device_preparation;
 mod directory;
 mod groups;
 mod imports;
+mod intune_filter;
 mod matcher;
 mod mdm;
 mod policy;
@@ -220,6 +224,74 @@ pub static ROUTES: &[Route] = &[
         config::enrollment_assignments,
     ),
     route("POST", "/$batch", batch_is_served_by_the_pipeline),
+    // graph-behaviour §18: assigning a profile to a group
+    beta(
+        "POST",
+        "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments",
+        deployment::create_assignment,
+    ),
+    // graph-behaviour §19: deployment results
+    beta(
+        "GET",
+        "/deviceManagement/autopilotEvents",
+        autopilot_events::list,
+    ),
+    beta(
+        "GET",
+        "/deviceManagement/autopilotEvents/{id}",
+        autopilot_events::get,
+    ),
+    beta(
+        "GET",
+        "/deviceManagement/autopilotEvents/{id}/policyStatusDetails",
+        autopilot_events::policy_status_details,
+    ),
+    // graph-behaviour §20: device preparation policies, group owners, service principals
+    beta(
+        "GET",
+        "/deviceManagement/configurationPolicies",
+        device_preparation::list,
+    ),
+    beta(
+        "GET",
+        "/deviceManagement/configurationPolicies/{id}",
+        device_preparation::get,
+    ),
+    beta(
+        "GET",
+        "/deviceManagement/configurationPolicies/{id}/assignments",
+        device_preparation::policy_assignments,
+    ),
+    beta(
+        "POST",
+        "/deviceManagement/configurationPolicies/{id}/retrieveEnrollmentTimeDeviceMembershipTarget",
+        device_preparation::retrieve_target,
+    ),
+    beta(
+        "POST",
+        "/deviceManagement/configurationPolicies/{id}/setEnrollmentTimeDeviceMembershipTarget",
+        device_preparation::set_target,
+    ),
+    route(
+        "GET",
+        "/groups/{id}/owners",
+        device_preparation::group_owners,
+    ),
+    route(
+        "GET",
+        "/servicePrincipals",
+        device_preparation::list_service_principals,
+    ),
+    route(
+        "GET",
+        "/servicePrincipals/{id}",
+        device_preparation::get_service_principal,
+    ),
+    route(
+        "GET",
+        "/servicePrincipals(appId='{id}')",
+        device_preparation::get_service_principal_by_app_id,
+    ),
 ];
 
 /// `$batch` is asynchronous (it re-enters the pipeline per item); the pipeline intercepts it.
@@ -242,6 +314,8 @@ pub struct Call<'a> {
     pub eventual: bool,
     /// The token's permission names: `roles` (app-only) or the words of `scp` (delegated).
     pub granted: &'a [String],
+    /// A delegated token (a signed-in user), not an app-only one.
+    pub delegated: bool,
     /// `https://host:port`, for `@odata.nextLink`.
     pub base_url: &'a str,
     /// Path as sent, version included, without the query.

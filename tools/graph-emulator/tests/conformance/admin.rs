@@ -68,7 +68,7 @@ async fn admin_state_reset_and_fixture_loading() {
     assert_eq!(reset.status(), 204);
     assert_eq!(
         e.admin("state").await["groups"].as_array().unwrap().len(),
-        6,
+        8,
         "back to the demo tenant"
     );
     assert_eq!(

@@ -254,7 +254,7 @@ async fn s3_collections_page_with_next_link_on_small_pages() {
             None => break,
         }
     }
-    assert_eq!((pages, seen.len()), (3, 6));
+    assert_eq!((pages, seen.len()), (4, 8));
 }
 
 #[tokio::test]
