@@ -11,12 +11,18 @@ mod admin;
 mod auth;
 /// graph-behaviour §5–§8 Autopilot import, device identities, sync, Entra devices.
 mod autopilot;
+/// graph-behaviour §19 Autopilot deployment events (beta autopilotEvents).
+mod autopilot_events;
 /// graph-behaviour §4 JSON batching.
 mod batch;
 /// The `graph-emulator` binary: flags, start-up time, CA file, SIGTERM.
 mod cli;
 /// Delegated tokens: the password grant (graph-behaviour §12's endpoint), the MDM policy (graph-behaviour §10), `scp` (graph-behaviour §13).
 mod delegated;
+/// graph-behaviour §18 profile assignment status over time; graph-behaviour §21 partner registrations, updateDeviceProperties.
+mod deployment;
+/// graph-behaviour §20 device preparation policies, device group validation, owners, service principals.
+mod device_preparation;
 /// graph-behaviour §11 throttling, injected faults.
 mod faults;
 /// graph-behaviour §3 group membership writes and reads, paging.
