@@ -13,15 +13,16 @@
 //! records when their emulated delay has passed, without any import record, and their Entra
 //! device appears `Timings::entra_device_secs` later, as for an import (graph-behaviour §8).
 
+use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
 use serde_json::{Value, json};
 
 use super::Call;
-use super::directory::direct_groups;
+use super::directory::members_of;
 use crate::clock::Speed;
 use crate::fixture::{
-    AutopilotDevice, DeploymentProfile, EntraDevice, Fixture, PartnerRegistration,
+    AutopilotDevice, DeploymentProfile, EntraDevice, Fixture, Group, PartnerRegistration,
 };
 use crate::reply::{ApiError, Reply};
 use crate::state::World;
@@ -107,20 +108,43 @@ pub(crate) fn register_partner_devices(w: &mut World, now: Instant) {
     }
 }
 
+/// Which groups each visible Entra device is a direct member of (lower-case ids), computed once
+/// per evaluation: dynamic groups evaluate their rule over every device, so per-device lookups
+/// would cost devices × groups × devices on every request.
+fn device_groups(w: &World) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    let targeted = |g: &Group| {
+        w.tenant.deployment_profiles.iter().any(|p| {
+            p.assigned_group_ids
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(&g.id))
+        })
+    };
+    for g in w.tenant.groups.iter().filter(|g| targeted(g)) {
+        for m in members_of(w, g) {
+            map.entry(m.to_ascii_lowercase())
+                .or_default()
+                .push(g.id.to_ascii_lowercase());
+        }
+    }
+    map
+}
+
 /// The profile that targets device `d` now, with when its Entra device appeared (if known).
 /// Our choice where several target it: the first in the tenant's list (the oldest profile), and
 /// only *direct* membership counts, as for the ESP.
-fn targeting_profile(w: &World, d: &AutopilotDevice) -> Option<(String, Option<Instant>)> {
+fn targeting_profile(
+    w: &World,
+    groups_of: &HashMap<String, Vec<String>>,
+    d: &AutopilotDevice,
+) -> Option<(String, Option<Instant>)> {
     let aad = d.azure_active_directory_device_id.as_deref()?;
     let obj = w
         .tenant
         .entra_devices
         .iter()
         .find(|e| e.visible_at.is_none() && e.device_id.eq_ignore_ascii_case(aad))?;
-    let groups: Vec<String> = direct_groups(w, &obj.id)
-        .iter()
-        .map(|g| g.id.to_ascii_lowercase())
-        .collect();
+    let groups = groups_of.get(&obj.id.to_ascii_lowercase())?;
     w.tenant
         .deployment_profiles
         .iter()
@@ -136,8 +160,9 @@ fn targeting_profile(w: &World, d: &AutopilotDevice) -> Option<(String, Option<I
 pub(crate) fn advance_assignments(w: &mut World, now: Instant) {
     let since = w.tenant.assignments_checked_at.unwrap_or(now);
     let delay = w.speed.scaled_secs(w.timings.profile_assignment_secs);
+    let groups_of = device_groups(w);
     for i in 0..w.tenant.autopilot_devices.len() {
-        let target = targeting_profile(w, &w.tenant.autopilot_devices[i]);
+        let target = targeting_profile(w, &groups_of, &w.tenant.autopilot_devices[i]);
         let d = &mut w.tenant.autopilot_devices[i];
         let Some((profile, appeared)) = target else {
             // Our choice: a device no profile targets any more loses its profile at once.
