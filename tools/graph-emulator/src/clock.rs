@@ -74,11 +74,14 @@ impl EmulatedClock {
     }
 }
 
-/// RFC 3339 in UTC with `Z`, sub-seconds only when there are any (Graph's `DateTimeOffset` text).
+/// RFC 3339 in UTC with `Z`, sub-seconds (at most microseconds, as graph-behaviour §16's
+/// `createdDateTime` sample) only when there are any.
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let micros = t
+        .replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t);
+    micros.format(&Rfc3339).unwrap_or_default()
 }
 
 /// Formats a Retry-After value in seconds. Real Graph sends whole seconds; at high speed the

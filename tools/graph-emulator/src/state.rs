@@ -58,7 +58,7 @@ pub struct World {
     pub throttle_config: ThrottleConfig,
     pub(crate) throttle: ThrottleState,
     pub(crate) log: RequestLog,
-    /// The emulated calendar (graph-behaviour §16 TAP validity, §17 sent mail).
+    /// The emulated calendar (TAP validity, graph-behaviour §16; sent mail, graph-behaviour §17).
     pub clock: EmulatedClock,
     /// Every mail accepted by `sendMail`, oldest first (`GET /_emulator/mail`).
     pub(crate) outbox: Vec<crate::outbox::SentMail>,

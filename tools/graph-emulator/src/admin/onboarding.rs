@@ -81,7 +81,7 @@ struct SignIn {
 }
 
 /// `{ "accepted", "methodUsabilityReason" }`: whether the pass is the user's current, usable
-/// one (a one-time pass is used up). Reasons besides §16's: `NoPass`, `WrongPass`.
+/// one (a one-time pass is used up). Reasons besides graph-behaviour §16's: `NoPass`, `WrongPass`.
 async fn sign_in(State(s): State<AppState>, Json(req): Json<SignIn>) -> Response {
     let mut w = s.world();
     let now = Instant::now();

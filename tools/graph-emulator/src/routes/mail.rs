@@ -23,7 +23,7 @@ pub const NO_MAILBOX: &str =
 
 /// `GET /users/{id|upn}/manager` → the manager as a `#microsoft.graph.user` directoryObject
 /// (default properties or `$select`). No manager, or a manager not (yet) visible, → 404 with
-/// the literal `'manager'` (graph-behaviour §17); no such user → the §2 404 quoting the key.
+/// the literal `'manager'` (graph-behaviour §17); no such user → the graph-behaviour §2 404 quoting the key.
 pub fn manager(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let u = super::users::find(w, call.param(0))
         .ok_or_else(|| ApiError::NotFound(call.raw_param(0).into()))?;

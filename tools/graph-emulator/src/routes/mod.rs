@@ -76,7 +76,7 @@ pub static ROUTES: &[Route] = &[
         "/users/{id}/checkMemberGroups",
         directory::check_member_groups,
     ),
-    // graph-behaviour §16 Temporary Access Pass, §17 manager and mail
+    // graph-behaviour §16 Temporary Access Pass; graph-behaviour §17 manager and mail
     route("POST", TAP, auth_methods::create),
     route("GET", TAP, auth_methods::list),
     route("GET", TAP_ONE, auth_methods::get),
