@@ -59,14 +59,22 @@ impl EmulatedClock {
     pub fn epoch(&self) -> time::OffsetDateTime {
         self.epoch
     }
-    /// Emulated time at the (monotonic) instant `at`.
-    pub fn at(&self, at: Instant) -> time::OffsetDateTime {
+    /// Emulated time at the (monotonic) instant `at`, or `None` past year 9999 (an epoch far
+    /// in the past at a high speed).
+    pub fn checked_at(&self, at: Instant) -> Option<time::OffsetDateTime> {
         let real = match at.checked_duration_since(self.anchor.0) {
             Some(d) => self.anchor.1 + d,
             None => self.anchor.1 - self.anchor.0.duration_since(at),
         };
         let since_epoch = (real - self.epoch).as_seconds_f64() * self.speed.factor();
-        self.epoch + time::Duration::seconds_f64(since_epoch)
+        self.epoch
+            .checked_add(time::Duration::checked_seconds_f64(since_epoch)?)
+    }
+    /// Emulated time at the (monotonic) instant `at`; the last representable instant when out
+    /// of range ([`RunningEmulator::start`](crate::RunningEmulator::start) refuses such an epoch).
+    pub fn at(&self, at: Instant) -> time::OffsetDateTime {
+        self.checked_at(at)
+            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
     }
     /// Emulated time now.
     pub fn now(&self) -> time::OffsetDateTime {
@@ -160,6 +168,13 @@ mod tests {
             (9.0..11.0).contains(&ahead),
             "10 real s since the epoch = 20 emulated: {ahead}"
         );
+        let year_ago = SystemTime::now() - Duration::from_secs(365 * 86_400);
+        let absurd = EmulatedClock::new(Speed::new(86_400.0), Some(year_ago));
+        assert!(
+            absurd.checked_at(Instant::now()).is_none(),
+            "beyond year 9999"
+        );
+        assert_eq!(absurd.now().year(), 9999, "saturates rather than panics");
     }
 
     #[test]

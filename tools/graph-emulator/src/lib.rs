@@ -131,6 +131,16 @@ impl RunningEmulator {
         if let Some(f) = cfg.faults {
             fixture.faults = Some(f);
         }
+        if let Some(epoch) = cfg.clock_epoch {
+            let clock = clock::EmulatedClock::new(clock::Speed::new(cfg.speed), Some(epoch));
+            // A day of headroom: the emulated calendar must stay representable for a while.
+            let later = std::time::Instant::now() + Duration::from_secs(86_400);
+            anyhow::ensure!(
+                clock.checked_at(later).is_some(),
+                "the clock epoch is too far in the past for speed {}: emulated time would pass year 9999",
+                cfg.speed
+            );
+        }
         let state = AppState::new(state::StateSeed {
             fixture,
             seed: cfg.seed,
