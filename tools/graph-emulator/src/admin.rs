@@ -13,6 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+mod onboarding;
+
 use crate::faults::FaultConfig;
 use crate::fixture::Fixture;
 use crate::state::{AppState, Timings};
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/fixture", post(post_fixture))
         .route("/token", post(post_token))
         .merge(crate::admin_enrollment::router())
+        .merge(onboarding::router())
         .layer(middleware::from_fn_with_state(state, loopback_only))
 }
 

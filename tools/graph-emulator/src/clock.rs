@@ -1,8 +1,9 @@
 //! Emulated time: every nominal delay (import, device appearance, sync, throttling windows,
 //! Retry-After) is divided by `speed` here, and only here, so no module scales twice.
-//! Timestamps shown to clients are real wall-clock time.
+//! Timestamps shown to clients are real wall-clock time, except the emulated calendar of
+//! [`EmulatedClock`] (TAP validity, sent mail), which runs `speed` times faster from an epoch.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use time::format_description::well_known::Rfc3339;
 
@@ -27,6 +28,68 @@ impl Speed {
     pub fn scaled_secs(self, nominal_secs: f64) -> Duration {
         Duration::from_secs_f64((nominal_secs.max(0.0)) / self.0)
     }
+}
+
+/// The emulated calendar: `emulated = epoch + (real − epoch) × speed`, where `epoch` is a
+/// wall-clock instant (the emulator's start unless configured). A service that scales its own
+/// clock the same way, with the same epoch and speed (`GET /_emulator/clock`), sees the same
+/// emulated time as the emulator. Used where the reference has calendar semantics the tests
+/// must compress (TAP validity, graph-behaviour §16; sent mail, graph-behaviour §17); the other
+/// timestamps shown to clients stay real wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct EmulatedClock {
+    speed: Speed,
+    epoch: time::OffsetDateTime,
+    /// A monotonic instant and the wall-clock time it was taken at.
+    anchor: (Instant, time::OffsetDateTime),
+}
+
+impl EmulatedClock {
+    /// `epoch = None`: now (emulated time starts equal to real time).
+    pub fn new(speed: Speed, epoch: Option<SystemTime>) -> EmulatedClock {
+        let wall = time::OffsetDateTime::now_utc();
+        let epoch = epoch.map(time::OffsetDateTime::from).unwrap_or(wall);
+        EmulatedClock {
+            speed,
+            epoch,
+            anchor: (Instant::now(), wall),
+        }
+    }
+    /// The real wall-clock instant emulated time is scaled from.
+    pub fn epoch(&self) -> time::OffsetDateTime {
+        self.epoch
+    }
+    /// Emulated time at the (monotonic) instant `at`, or `None` past year 9999 (an epoch far
+    /// in the past at a high speed).
+    pub fn checked_at(&self, at: Instant) -> Option<time::OffsetDateTime> {
+        let real = match at.checked_duration_since(self.anchor.0) {
+            Some(d) => self.anchor.1 + d,
+            None => self.anchor.1 - self.anchor.0.duration_since(at),
+        };
+        let since_epoch = (real - self.epoch).as_seconds_f64() * self.speed.factor();
+        self.epoch
+            .checked_add(time::Duration::checked_seconds_f64(since_epoch)?)
+    }
+    /// Emulated time at the (monotonic) instant `at`; the last representable instant when out
+    /// of range ([`RunningEmulator::start`](crate::RunningEmulator::start) refuses such an epoch).
+    pub fn at(&self, at: Instant) -> time::OffsetDateTime {
+        self.checked_at(at)
+            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
+    }
+    /// Emulated time now.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.at(Instant::now())
+    }
+}
+
+/// RFC 3339 in UTC with `Z`, sub-seconds (at most microseconds, as graph-behaviour §16's
+/// `createdDateTime` sample) only when there are any.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let micros = t
+        .replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t);
+    micros.format(&Rfc3339).unwrap_or_default()
 }
 
 /// Formats a Retry-After value in seconds. Real Graph sends whole seconds; at high speed the
@@ -88,6 +151,30 @@ mod tests {
         );
         assert_eq!(format_retry_after(Duration::from_millis(1500), false), "2");
         assert_eq!(retry_after_as_sent("0.02"), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn emulated_time_runs_speed_times_faster_from_the_epoch() {
+        let clock = EmulatedClock::new(Speed::new(86_400.0), None);
+        let start = Instant::now();
+        let t0 = clock.at(start);
+        let one_sec = clock.at(start + Duration::from_secs(1));
+        let day = (one_sec - t0).whole_seconds();
+        assert!((86_399..=86_401).contains(&day), "{day}");
+        let past = SystemTime::now() - Duration::from_secs(10);
+        let late = EmulatedClock::new(Speed::new(2.0), Some(past));
+        let ahead = (late.now() - time::OffsetDateTime::now_utc()).as_seconds_f64();
+        assert!(
+            (9.0..11.0).contains(&ahead),
+            "10 real s since the epoch = 20 emulated: {ahead}"
+        );
+        let year_ago = SystemTime::now() - Duration::from_secs(365 * 86_400);
+        let absurd = EmulatedClock::new(Speed::new(86_400.0), Some(year_ago));
+        assert!(
+            absurd.checked_at(Instant::now()).is_none(),
+            "beyond year 9999"
+        );
+        assert_eq!(absurd.now().year(), 9999, "saturates rather than panics");
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub struct DemoApp {
     pub wif_subject: Option<&'static str>,
 }
 
-/// User.Read.All, GroupMember.ReadWrite.All, Policy.ReadWrite.DeviceConfiguration.
+/// User.Read.All, GroupMember.ReadWrite.All, Policy.ReadWrite.DeviceConfiguration; for the
+/// first-day pass (graph-behaviour §16, §17) UserAuthenticationMethod.ReadWrite.All,
+/// Policy.Read.AuthenticationMethod, Mail.Send.
 pub const NEW_HIRE: DemoApp = DemoApp {
     name: "new-hire",
     client_id: "a1000000-0000-4000-8000-000000000001",
@@ -45,7 +47,7 @@ pub const DEVICE_SHIPPED: DemoApp = DemoApp {
     wif_subject: Some("system:serviceaccount:onboarding:device-shipped"),
 };
 /// Read-only: User.Read.All, GroupMember.Read.All, Policy.Read.DeviceConfiguration,
-/// DeviceManagementServiceConfig.Read.All, Device.Read.All.
+/// DeviceManagementServiceConfig.Read.All, Device.Read.All, Policy.Read.AuthenticationMethod.
 pub const ONBOARDCTL: DemoApp = DemoApp {
     name: "onboardctl",
     client_id: "a1000000-0000-4000-8000-000000000004",
@@ -92,10 +94,13 @@ pub const IDENTITY_HEADER: &str = "emu-identity-header";
 pub const USER_ADA: &str = "b1000000-0000-4000-8000-000000000001";
 /// [`USER_ADA`]'s user principal name.
 pub const UPN_ADA: &str = "ada@contoso.test";
-/// Grace Hopper: a member user in Sales, employee id `E1002` (object id).
+/// Grace Hopper: a member user in Sales, employee id `E1002` (object id), with a mailbox
+/// ([`MAIL_GRACE`]); manager of [`USER_ALAN`] and [`USER_KATHERINE`] (graph-behaviour §17).
 pub const USER_GRACE: &str = "b1000000-0000-4000-8000-000000000002";
 /// [`USER_GRACE`]'s user principal name.
 pub const UPN_GRACE: &str = "grace@contoso.test";
+/// [`USER_GRACE`]'s `mail`: where a pass for Alan or Katherine is sent.
+pub const MAIL_GRACE: &str = "grace@contoso.test";
 /// Alan has a 300 s (nominal) provisioning lag: 404 until it passes.
 pub const USER_ALAN: &str = "b1000000-0000-4000-8000-000000000003";
 /// [`USER_ALAN`]'s user principal name.
@@ -123,6 +128,11 @@ pub const UPN_ADMIN: &str = "admin@contoso.test";
 pub const ADMIN_PASSWORD: &str = "emu-admin-password";
 /// The directory role [`USER_ADMIN`] holds, by display name.
 pub const ADMIN_ROLE: &str = "Global Reader";
+/// A mailbox to send from (a disabled account with `mail`, as a shared mailbox is): the
+/// sender of first-day mail (graph-behaviour §17).
+pub const USER_ONBOARDING_MAILBOX: &str = "b1000000-0000-4000-8000-000000000008";
+/// [`USER_ONBOARDING_MAILBOX`]'s user principal name and `mail`.
+pub const MAIL_ONBOARDING: &str = "onboarding@contoso.test";
 
 // === groups ===
 /// Listed in the device registration policy's `allowedToJoin.groups` (enumerated mode).
@@ -233,6 +243,14 @@ mod tests {
         assert_eq!(admin.user_principal_name, UPN_ADMIN);
         assert_eq!(admin.password.as_deref(), Some(ADMIN_PASSWORD));
         assert_eq!(admin.directory_roles, [ADMIN_ROLE]);
+        let user = |id: &str| f.users.iter().find(|u| u.id == id).expect(id);
+        assert_eq!(user(USER_GRACE).mail.as_deref(), Some(MAIL_GRACE));
+        for hire in [USER_ALAN, USER_KATHERINE] {
+            assert_eq!(user(hire).manager.as_deref(), Some(USER_GRACE));
+        }
+        let outbox = user(USER_ONBOARDING_MAILBOX);
+        assert_eq!(outbox.mail.as_deref(), Some(MAIL_ONBOARDING));
+        assert_eq!(outbox.user_principal_name, MAIL_ONBOARDING);
         let cli = f
             .apps
             .iter()

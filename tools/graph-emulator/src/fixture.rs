@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use crate::faults::FaultConfig;
 
+mod auth_methods;
+pub use auth_methods::{TapTarget, TemporaryAccessPass, TemporaryAccessPassPolicy};
+
 /// The built-in demo tenant; `Fixture::demo()` parses it, so the file and the code cannot drift.
 pub const DEMO_JSON: &str = include_str!("../fixtures/demo.json");
 
@@ -61,6 +64,16 @@ pub struct Fixture {
     /// `windowsAutopilotSettings`: the state of the Autopilot sync (graph-behaviour §7).
     #[serde(default)]
     pub autopilot_settings: AutopilotSettings,
+    /// The Temporary Access Pass policy (graph-behaviour §16); default: the reference's sample.
+    #[serde(default)]
+    pub temporary_access_pass_policy: TemporaryAccessPassPolicy,
+    /// Users' Temporary Access Passes, at most one per user (graph-behaviour §16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub temporary_access_passes: Vec<TemporaryAccessPass>,
+    /// Values the next TAP creates hand out, in order, before random ones: tests that need a
+    /// known pass value (e.g. to prove it never leaks) put it here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub temporary_access_pass_values: Vec<String>,
     /// Faults active from start; `PUT /_emulator/faults` replaces them at run time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultConfig>,
@@ -179,7 +192,8 @@ pub struct User {
     /// `surname`.
     #[serde(default)]
     pub surname: Option<String>,
-    /// `mail` (graph-behaviour §17).
+    /// `mail` (graph-behaviour §17). A user with a mail address has an Exchange mailbox: only
+    /// such a user may be the sender of `sendMail`.
     #[serde(default)]
     pub mail: Option<String>,
     /// `jobTitle`.
@@ -207,6 +221,9 @@ pub struct User {
     /// what a delegated call may do also depends on them (graph-behaviour §10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub directory_roles: Vec<String>,
+    /// Object id of the user's manager (`GET /users/{id}/manager`, graph-behaviour §17); none = 404.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
     #[serde(skip)]
     pub(crate) visible_at: Option<Instant>,
 }

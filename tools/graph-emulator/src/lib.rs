@@ -12,6 +12,8 @@
 //! - `lifecycle`: the asynchronous tenant (imports settle, devices appear, syncs end), scaled by `clock`.
 //! - `throttle`, `faults`: 429s by budget, injected 503s/hangs/latency; `log`: request log and counters.
 //! - `admin`: `/_emulator/*`; `state`: the shared state and in-process helpers ([`AppState`]).
+//! - [`outbox`]: mail accepted by `sendMail` (graph-behaviour §17); `clock` also keeps the emulated
+//!   calendar that TAP validity runs on (graph-behaviour §16).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -26,6 +28,7 @@ mod http;
 mod jwt;
 mod lifecycle;
 pub mod log;
+pub mod outbox;
 mod password_grant;
 mod permissions;
 mod pipeline;
@@ -74,6 +77,9 @@ pub struct EmulatorConfig {
     pub admin_loopback_only: bool,
     /// Extra DNS names on the serving certificate (e.g. `graph-emulator` in compose).
     pub tls_names: Vec<String>,
+    /// The real instant the emulated calendar is scaled from (`emulated = epoch + (real −
+    /// epoch) × speed`); `None` = start. Services that scale their clock share it.
+    pub clock_epoch: Option<std::time::SystemTime>,
 }
 
 impl Default for EmulatorConfig {
@@ -90,6 +96,7 @@ impl Default for EmulatorConfig {
             token_lifetime_secs: 3599,
             admin_loopback_only: true,
             tls_names: Vec::new(),
+            clock_epoch: None,
         }
     }
 }
@@ -125,6 +132,16 @@ impl RunningEmulator {
         if let Some(f) = cfg.faults {
             fixture.faults = Some(f);
         }
+        if let Some(epoch) = cfg.clock_epoch {
+            let clock = clock::EmulatedClock::new(clock::Speed::new(cfg.speed), Some(epoch));
+            // A day of headroom: the emulated calendar must stay representable for a while.
+            let later = std::time::Instant::now() + Duration::from_secs(86_400);
+            anyhow::ensure!(
+                clock.checked_at(later).is_some(),
+                "the clock epoch is too far in the past for speed {}: emulated time would pass year 9999",
+                cfg.speed
+            );
+        }
         let state = AppState::new(state::StateSeed {
             fixture,
             seed: cfg.seed,
@@ -134,6 +151,7 @@ impl RunningEmulator {
             throttle: cfg.throttle,
             token_lifetime_secs: cfg.token_lifetime_secs,
             admin_loopback_only: cfg.admin_loopback_only,
+            clock_epoch: cfg.clock_epoch,
         });
         let tls = axum_server::tls_rustls::RustlsConfig::from_config(identity.server_config);
         let handle = axum_server::Handle::new();

@@ -43,6 +43,16 @@ struct Cli {
     /// Extra DNS names for the serving certificate, comma-separated (its compose or cluster hostname).
     #[arg(long, env = "GRAPH_EMULATOR_TLS_NAMES", value_delimiter = ',')]
     tls_names: Vec<String>,
+    /// Real instant (RFC 3339) the emulated calendar is scaled from: emulated = epoch + (real −
+    /// epoch) × speed. Default: start. Give services that scale their clock the same one.
+    #[arg(long, env = "GRAPH_EMULATOR_CLOCK_EPOCH", value_parser = parse_epoch)]
+    clock_epoch: Option<std::time::SystemTime>,
+}
+
+fn parse_epoch(text: &str) -> Result<std::time::SystemTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(std::time::SystemTime::from)
+        .map_err(|e| format!("not an RFC 3339 time ({e})"))
 }
 
 #[tokio::main]
@@ -92,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     cfg.throttle.enabled = !cli.no_throttle;
     cfg.admin_loopback_only = !cli.admin_anywhere;
     cfg.tls_names = cli.tls_names.clone();
+    cfg.clock_epoch = cli.clock_epoch;
     let emu = RunningEmulator::start(cfg).await?;
     if let Some(path) = &cli.ca_out {
         std::fs::write(path, emu.ca_pem())

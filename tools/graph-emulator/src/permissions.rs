@@ -1,6 +1,6 @@
 //! Which permissions each Graph operation requires, as one table: route template → all of
 //! these groups, each satisfied by any one of its permissions. Taken from the reference
-//! (graph-behaviour §1, §2, §3, §5–§10); a higher permission (ReadWrite, Directory.*) satisfies a lower one.
+//! (graph-behaviour §1, §2, §3, §5–§10, §16, §17); a higher permission (ReadWrite, Directory.*) satisfies a lower one.
 //! An empty group can never be satisfied: that is how "Application: Not supported" reads.
 //!
 //! An app-only token is judged by its `roles`, a delegated token by its `scp`, against the same
@@ -112,6 +112,42 @@ pub const MDM_POLICY_READER_ROLES: &[&str] = &[
     "Global Administrator",
 ];
 
+/// graph-behaviour §16: create and delete a pass. The create page names
+/// UserAuthenticationMethod.ReadWrite.All; that UserAuthMethod-TAP.ReadWrite.All alone suffices is
+/// UNVERIFIED in the reference and accepted here (third-party runbooks fixed their 403 with it).
+const TAP_WRITE: &[&str] = &[
+    "UserAuthenticationMethod.ReadWrite.All",
+    "UserAuthMethod-TAP.ReadWrite.All",
+];
+/// graph-behaviour §16: list and get (least UserAuthMethod-TAP.Read.All; older pages UserAuthenticationMethod.Read.All).
+const TAP_READ: &[&str] = &[
+    "UserAuthMethod-TAP.Read.All",
+    "UserAuthMethod-TAP.ReadWrite.All",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
+/// graph-behaviour §16: the TAP policy (least Policy.Read.AuthenticationMethod; older pages Policy.Read.All).
+const AUTH_METHOD_POLICY_READ: &[&str] = &[
+    "Policy.Read.AuthenticationMethod",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.Read.All",
+];
+/// graph-behaviour §17: sendMail as any user.
+const MAIL_SEND: &[&str] = &["Mail.Send"];
+
+/// The 403 a token without a row's permissions gets: Exchange's `ErrorAccessDenied` on
+/// sendMail (graph-behaviour §17), the directory's `Authorization_RequestDenied` elsewhere.
+pub fn denial(template: &str) -> crate::reply::ApiError {
+    if template.ends_with("/sendMail") {
+        return crate::reply::ApiError::Coded {
+            status: 403,
+            code: "ErrorAccessDenied",
+            message: crate::routes::MAIL_ACCESS_DENIED.into(),
+        };
+    }
+    crate::reply::ApiError::Forbidden
+}
+
 const fn r(
     method: &'static str,
     template: &'static str,
@@ -156,6 +192,13 @@ pub static PERMISSIONS: &[Requirement] = &[
         "/users/{id}/checkMemberGroups",
         &[USER_READ, MEMBER_READ],
     ),
+    // graph-behaviour §16 Temporary Access Pass; graph-behaviour §17 manager and mail
+    r("POST", crate::routes::TAP, &[TAP_WRITE]),
+    r("GET", crate::routes::TAP, &[TAP_READ]),
+    r("GET", crate::routes::TAP_ONE, &[TAP_READ]),
+    r("DELETE", crate::routes::TAP_ONE, &[TAP_WRITE]),
+    r("GET", "/users/{id}/manager", &[USER_READ]),
+    r("POST", "/users/{id}/sendMail", &[MAIL_SEND]),
     // graph-behaviour §3 groups
     r("GET", "/groups", &[GROUP_READ]),
     r("POST", "/groups", &[GROUP_CREATE]),
@@ -186,6 +229,11 @@ pub static PERMISSIONS: &[Requirement] = &[
     r("PUT", "/policies/deviceRegistrationPolicy", &[POLICY_WRITE]),
     mdm_read("/policies/mobileDeviceManagementPolicies"),
     mdm_read("/policies/mobileDeviceManagementPolicies/{id}"),
+    r(
+        "GET",
+        crate::routes::AUTH_METHOD_CONFIG,
+        &[AUTH_METHOD_POLICY_READ],
+    ),
     // graph-behaviour §5 Autopilot import: the reference lists only ReadWrite, reads included
     r("GET", IMPORTS, &[DMSC_WRITE]),
     r("POST", IMPORTS, &[DMSC_WRITE]),

@@ -84,7 +84,8 @@ pub async fn serve(state: &AppState, req: GraphRequest) -> GraphResponse {
     };
     ctx.template = format!("/{version}{}", matched.route.template);
     if !authorised(state, &req.method, matched.route.template, &claims) {
-        return finish_alone(state, &req, &mut ctx, Err(ApiError::Forbidden));
+        let denied = permissions::denial(matched.route.template);
+        return finish_alone(state, &req, &mut ctx, Err(denied));
     }
     let body = match parse_body(&req.body) {
         Ok(b) => b,

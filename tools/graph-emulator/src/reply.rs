@@ -39,6 +39,15 @@ impl Reply {
             changed: false,
         }
     }
+    /// `202 Accepted` with no body (sendMail, graph-behaviour §17); state changed.
+    pub fn accepted() -> Reply {
+        Reply {
+            status: 202,
+            body: None,
+            headers: Vec::new(),
+            changed: true,
+        }
+    }
     /// Marks the reply as having changed tenant state.
     pub fn changed(mut self) -> Reply {
         self.changed = true;
@@ -76,6 +85,14 @@ pub enum ApiError {
     /// A 500 (graph-behaviour §20: `setEnrollmentTimeDeviceMembershipTarget` with an application token).
     #[error("{0}")]
     Internal(String),
+    /// Any status with a code of its own backend: Exchange's `ErrorAccessDenied` or
+    /// `ErrorInvalidUser` (graph-behaviour §17), the authentication methods' `badRequest` (graph-behaviour §16).
+    #[error("{message}")]
+    Coded {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -95,6 +112,7 @@ impl ApiError {
             ApiError::Unavailable(_) => 503,
             ApiError::GatewayTimeout => 504,
             ApiError::Internal(_) => 500,
+            ApiError::Coded { status, .. } => *status,
         }
     }
 
@@ -114,6 +132,7 @@ impl ApiError {
             (ApiError::Unavailable(_), _) => "ServiceUnavailable",
             (ApiError::GatewayTimeout, _) => "GatewayTimeout",
             (ApiError::Internal(_), _) => "InternalServerError",
+            (ApiError::Coded { code, .. }, _) => code,
         }
     }
 
@@ -131,6 +150,13 @@ impl ApiError {
             inner["code"] = json!("429");
             inner["status"] = json!("429");
             inner["message"] = json!("Please retry after");
+        }
+        if let ApiError::Coded {
+            code: "badRequest", ..
+        } = self
+        {
+            // graph-behaviour §16's observed body repeats the message inside innerError.
+            inner["message"] = json!(&message);
         }
         json!({ "error": { "code": self.code(intune), "message": message, "innerError": inner } })
     }

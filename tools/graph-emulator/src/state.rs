@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Speed;
+use crate::clock::{EmulatedClock, Speed};
 use crate::faults::FaultConfig;
 use crate::fixture::Fixture;
 use crate::jwt::TokenKeys;
@@ -68,6 +68,10 @@ pub struct World {
     pub throttle_config: ThrottleConfig,
     pub(crate) throttle: ThrottleState,
     pub(crate) log: RequestLog,
+    /// The emulated calendar (TAP validity, graph-behaviour §16; sent mail, graph-behaviour §17).
+    pub clock: EmulatedClock,
+    /// Every mail accepted by `sendMail`, oldest first (`GET /_emulator/mail`).
+    pub(crate) outbox: Vec<crate::outbox::SentMail>,
 }
 
 impl World {
@@ -114,6 +118,8 @@ pub(crate) struct StateSeed {
     pub throttle: ThrottleConfig,
     pub token_lifetime_secs: i64,
     pub admin_loopback_only: bool,
+    /// Real instant emulated time is scaled from; `None` = start.
+    pub clock_epoch: Option<std::time::SystemTime>,
 }
 
 impl AppState {
@@ -128,6 +134,8 @@ impl AppState {
             throttle_config: s.throttle,
             throttle: ThrottleState::default(),
             log: RequestLog::default(),
+            clock: EmulatedClock::new(Speed::new(s.speed), s.clock_epoch),
+            outbox: Vec::new(),
         };
         world.arm_fixture(Instant::now());
         AppState(Arc::new(Shared {
@@ -159,13 +167,15 @@ impl AppState {
         f
     }
 
-    /// Replaces the tenant; the log, counters, throttle windows and RNG restart too.
+    /// Replaces the tenant; the log, counters, sent mail, throttle windows and RNG restart too
+    /// (the emulated clock does not: services share its epoch).
     pub fn load_fixture(&self, fixture: Fixture) {
         let mut w = self.world();
         w.tenant = fixture;
         w.rng = ChaCha8Rng::seed_from_u64(self.0.seed);
         w.throttle = ThrottleState::default();
         w.log = RequestLog::default();
+        w.outbox.clear();
         w.arm_fixture(Instant::now());
     }
 

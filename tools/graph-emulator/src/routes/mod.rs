@@ -2,6 +2,7 @@
 //! receives. Handlers are plain synchronous functions over `&mut World`; matching is in
 //! `matcher.rs`, and authorisation, throttling and logging in the pipeline.
 
+mod auth_methods;
 mod autopilot;
 pub(crate) mod autopilot_events;
 mod config;
@@ -12,11 +13,14 @@ mod directory;
 mod groups;
 mod imports;
 mod intune_filter;
+mod mail;
 mod matcher;
 mod mdm;
 mod policy;
 mod users;
 
+pub(crate) use auth_methods::sign_in as tap_sign_in;
+pub(crate) use mail::ACCESS_DENIED as MAIL_ACCESS_DENIED;
 pub use matcher::{Matched, NoMatch, match_route};
 
 use std::time::Instant;
@@ -56,6 +60,10 @@ const fn beta(method: &'static str, template: &'static str, handler: Handler) ->
 
 const IMPORTS: &str = "/deviceManagement/importedWindowsAutopilotDeviceIdentities";
 const AP: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
+pub(crate) const TAP: &str = "/users/{id}/authentication/temporaryAccessPassMethods";
+pub(crate) const TAP_ONE: &str = "/users/{id}/authentication/temporaryAccessPassMethods/{id}";
+pub(crate) const AUTH_METHOD_CONFIG: &str =
+    "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{id}";
 
 pub static ROUTES: &[Route] = &[
     route("GET", "/users", users::list),
@@ -72,6 +80,13 @@ pub static ROUTES: &[Route] = &[
         "/users/{id}/checkMemberGroups",
         directory::check_member_groups,
     ),
+    // graph-behaviour §16 Temporary Access Pass; graph-behaviour §17 manager and mail
+    route("POST", TAP, auth_methods::create),
+    route("GET", TAP, auth_methods::list),
+    route("GET", TAP_ONE, auth_methods::get),
+    route("DELETE", TAP_ONE, auth_methods::delete),
+    route("GET", "/users/{id}/manager", mail::manager),
+    route("POST", "/users/{id}/sendMail", mail::send_mail),
     route("GET", "/groups", groups::list),
     route("POST", "/groups", groups::create),
     route("GET", "/groups/{id}", groups::get),
@@ -115,6 +130,7 @@ pub static ROUTES: &[Route] = &[
         "/policies/mobileDeviceManagementPolicies/{id}",
         mdm::get,
     ),
+    route("GET", AUTH_METHOD_CONFIG, auth_methods::policy),
     route("GET", IMPORTS, imports::list),
     route("POST", IMPORTS, imports::create),
     route(

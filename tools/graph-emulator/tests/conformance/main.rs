@@ -9,12 +9,16 @@ mod helpers;
 mod admin;
 /// graph-behaviour §13 401/403, request-id and client-request-id on every response.
 mod auth;
+/// graph-behaviour §16 Temporary Access Pass: methods, policy, bounds, refusals.
+mod auth_methods;
 /// graph-behaviour §5–§8 Autopilot import, device identities, sync, Entra devices.
 mod autopilot;
 /// graph-behaviour §19 Autopilot deployment events (beta autopilotEvents).
 mod autopilot_events;
 /// graph-behaviour §4 JSON batching.
 mod batch;
+/// The emulated calendar at days per second: graph-behaviour §2 provisioning lags; graph-behaviour §16 TAP validity.
+mod calendar;
 /// The `graph-emulator` binary: flags, start-up time, CA file, SIGTERM.
 mod cli;
 /// Delegated tokens: the password grant (graph-behaviour §12's endpoint), the MDM policy (graph-behaviour §10), `scp` (graph-behaviour §13).
@@ -29,6 +33,8 @@ mod faults;
 mod groups;
 /// graph-behaviour §9 corporate identifiers; graph-behaviour §10 read-only configuration.
 mod intune_config;
+/// graph-behaviour §17 manager and sendMail, the outbox, faults on sendMail.
+mod mail;
 /// App Service managed identity (stack §3), with the real ManagedIdentityCredential.
 mod managed_identity;
 /// graph-behaviour §1 device registration policy.
