@@ -23,9 +23,9 @@ pub struct DemoApp {
     pub wif_subject: Option<&'static str>,
 }
 
-/// User.Read.All, GroupMember.ReadWrite.All, Policy.ReadWrite.DeviceConfiguration; for the
-/// first-day pass (graph-behaviour §16, §17) UserAuthenticationMethod.ReadWrite.All,
-/// Policy.Read.AuthenticationMethod, Mail.Send.
+/// User.Read.All, GroupMember.ReadWrite.All, Policy.ReadWrite.DeviceConfiguration (the
+/// first-day pass's permissions, graph-behaviour §16, §17, are granted only by the tests that
+/// use them, so the demo tenant stays least-privilege for what new-hire does today).
 pub const NEW_HIRE: DemoApp = DemoApp {
     name: "new-hire",
     client_id: "a1000000-0000-4000-8000-000000000001",
@@ -47,7 +47,7 @@ pub const DEVICE_SHIPPED: DemoApp = DemoApp {
     wif_subject: Some("system:serviceaccount:onboarding:device-shipped"),
 };
 /// Read-only: User.Read.All, GroupMember.Read.All, Policy.Read.DeviceConfiguration,
-/// DeviceManagementServiceConfig.Read.All, Device.Read.All, Policy.Read.AuthenticationMethod.
+/// DeviceManagementServiceConfig.Read.All, Device.Read.All.
 pub const ONBOARDCTL: DemoApp = DemoApp {
     name: "onboardctl",
     client_id: "a1000000-0000-4000-8000-000000000004",

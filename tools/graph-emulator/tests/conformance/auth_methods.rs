@@ -5,7 +5,7 @@ use graph_emulator::demo::{
 use graph_emulator::fixture::{AppRegistration, TapTarget};
 use serde_json::{Value, json};
 
-use crate::helpers::{Emu, spawn, spawn_with};
+use crate::helpers::{Emu, grant_first_day_permissions, spawn_with};
 
 const POLICY: &str = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass";
 
@@ -54,6 +54,7 @@ const TAP_ONLY: DemoApp = DemoApp {
 #[tokio::test]
 async fn s16_a_pass_shows_its_value_only_on_create_and_a_second_create_replaces_it() {
     let e = spawn_with(|c| {
+        grant_first_day_permissions(c);
         c.fixture.apps.push(AppRegistration {
             display_name: TAP_ONLY.name.into(),
             client_id: TAP_ONLY.client_id.into(),
@@ -195,7 +196,7 @@ async fn s16_a_pass_shows_its_value_only_on_create_and_a_second_create_replaces_
 
 #[tokio::test]
 async fn s16_the_policy_states_its_bounds_and_a_lifetime_outside_them_is_400_bad_request() {
-    let e = spawn().await;
+    let e = spawn_with(grant_first_day_permissions).await;
     let expected = json!({
         "@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration",
         "id": "TemporaryAccessPass", "state": "enabled", "defaultLifetimeInMinutes": 60,
@@ -332,6 +333,7 @@ async fn s16_the_policy_states_its_bounds_and_a_lifetime_outside_them_is_400_bad
 async fn s16_a_disabled_policy_or_a_user_outside_its_targets_refuses_the_create_and_guests_get_no_pass()
  {
     let e = spawn_with(|c| {
+        grant_first_day_permissions(c);
         let p = &mut c.fixture.temporary_access_pass_policy;
         p.include_targets = vec![TapTarget {
             target_type: "group".into(),
@@ -400,7 +402,7 @@ async fn s16_a_disabled_policy_or_a_user_outside_its_targets_refuses_the_create_
 
 #[tokio::test]
 async fn s16_a_known_value_is_handed_out_and_a_one_time_pass_is_used_up_by_its_sign_in() {
-    let e = spawn().await;
+    let e = spawn_with(grant_first_day_permissions).await;
     const KNOWN: &str = "KnownTap!42";
     let (status, _) = admin_send(&e, "PUT", "temporaryAccessPassValues", json!([KNOWN])).await;
     assert_eq!(status, 204);

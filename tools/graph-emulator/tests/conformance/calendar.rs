@@ -5,7 +5,7 @@ use graph_emulator::fixture::User;
 use serde_json::json;
 
 use crate::auth_methods::{admin_send, emulated_now, parse, rfc3339};
-use crate::helpers::{eventually, spawn_with};
+use crate::helpers::{eventually, grant_first_day_permissions, spawn_with};
 
 const DAY: f64 = 86_400.0;
 
@@ -27,6 +27,7 @@ fn days(d: time::Duration) -> f64 {
 #[tokio::test]
 async fn s2_provisioning_lags_of_days_pass_in_seconds_at_one_emulated_day_per_second() {
     let e = spawn_with(|c| {
+        grant_first_day_permissions(c);
         c.speed = DAY;
         c.fixture.users.push(hire(1, 2.0));
         c.fixture.users.push(hire(2, 14.0));
@@ -76,6 +77,7 @@ async fn s2_provisioning_lags_of_days_pass_in_seconds_at_one_emulated_day_per_se
 #[tokio::test]
 async fn s16_tap_validity_runs_on_the_emulated_clock_from_not_yet_valid_to_expired() {
     let e = spawn_with(|c| {
+        grant_first_day_permissions(c);
         c.speed = DAY;
         let p = &mut c.fixture.temporary_access_pass_policy;
         p.maximum_lifetime_in_minutes = 43_200;
@@ -141,6 +143,7 @@ async fn s16_tap_validity_runs_on_the_emulated_clock_from_not_yet_valid_to_expir
 async fn s16_the_emulated_calendar_is_scaled_from_a_configured_epoch() {
     let epoch = SystemTime::now() - Duration::from_secs(60);
     let e = spawn_with(|c| {
+        grant_first_day_permissions(c);
         c.speed = 10.0;
         c.clock_epoch = Some(epoch);
     })

@@ -39,6 +39,29 @@ pub async fn spawn() -> Emu {
     spawn_with(|_| {}).await
 }
 
+/// The permissions a first-day pass needs (graph-behaviour §16, §17), granted to the demo's
+/// new-hire apps and onboardctl for the TAP and mail tests only: the demo tenant itself stays
+/// least-privilege for what the services do today, which `onboardctl preflight` checks.
+pub fn grant_first_day_permissions(cfg: &mut EmulatorConfig) {
+    use graph_emulator::demo::{NEW_HIRE, NEW_HIRE_NO_GROUPWRITE, ONBOARDCTL};
+    for app in &mut cfg.fixture.apps {
+        let extra: &[&str] = if app.client_id == NEW_HIRE.client_id
+            || app.client_id == NEW_HIRE_NO_GROUPWRITE.client_id
+        {
+            &[
+                "UserAuthenticationMethod.ReadWrite.All",
+                "Policy.Read.AuthenticationMethod",
+                "Mail.Send",
+            ]
+        } else if app.client_id == ONBOARDCTL.client_id {
+            &["Policy.Read.AuthenticationMethod"]
+        } else {
+            &[]
+        };
+        app.permissions.extend(extra.iter().map(|p| p.to_string()));
+    }
+}
+
 /// An emulator whose config `tweak` adjusts (from the default: demo tenant, speed 1).
 pub async fn spawn_with(tweak: impl FnOnce(&mut EmulatorConfig)) -> Emu {
     let mut cfg = EmulatorConfig::default();

@@ -6,7 +6,7 @@ use graph_emulator::{FaultConfig, FaultRule};
 use serde_json::{Value, json};
 
 use crate::auth_methods::{emulated_now, parse};
-use crate::helpers::spawn;
+use crate::helpers::{grant_first_day_permissions, spawn_with};
 
 fn send(sender: &str) -> String {
     format!("/v1.0/users/{sender}/sendMail")
@@ -27,7 +27,7 @@ fn message() -> Value {
 
 #[tokio::test]
 async fn s17_the_manager_is_a_user_directory_object_and_none_is_404_naming_manager() {
-    let e = spawn().await;
+    let e = spawn_with(grant_first_day_permissions).await;
     let r = e
         .get(
             NEW_HIRE,
@@ -74,7 +74,7 @@ async fn s17_the_manager_is_a_user_directory_object_and_none_is_404_naming_manag
 
 #[tokio::test]
 async fn s17_send_mail_is_202_with_no_body_and_the_admin_api_shows_what_was_sent() {
-    let e = spawn().await;
+    let e = spawn_with(grant_first_day_permissions).await;
     let before = emulated_now(&e).await;
     for sender in [MAIL_ONBOARDING, USER_ONBOARDING_MAILBOX] {
         let r = e
@@ -126,7 +126,7 @@ async fn s17_send_mail_is_202_with_no_body_and_the_admin_api_shows_what_was_sent
 
 #[tokio::test]
 async fn s17_send_mail_refusals_use_exchanges_codes_and_send_nothing() {
-    let e = spawn().await;
+    let e = spawn_with(grant_first_day_permissions).await;
     let denied = e
         .call(ONBOARDCTL, "POST", &send(MAIL_ONBOARDING), Some(message()))
         .await;
@@ -187,7 +187,7 @@ async fn s17_send_mail_refusals_use_exchanges_codes_and_send_nothing() {
 
 #[tokio::test]
 async fn s13_s17_injected_503s_reach_send_mail_by_its_path_and_nothing_is_sent() {
-    let e = spawn().await;
+    let e = spawn_with(grant_first_day_permissions).await;
     e.emu.state().set_faults(FaultConfig {
         rules: vec![FaultRule {
             path: Some("*/sendMail".into()),

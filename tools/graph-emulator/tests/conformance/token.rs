@@ -60,10 +60,7 @@ async fn s12_azure_identity_client_secret_credential_gets_a_graph_token() {
         [
             "User.Read.All",
             "GroupMember.ReadWrite.All",
-            "Policy.ReadWrite.DeviceConfiguration",
-            "UserAuthenticationMethod.ReadWrite.All",
-            "Policy.Read.AuthenticationMethod",
-            "Mail.Send"
+            "Policy.ReadWrite.DeviceConfiguration"
         ]
     );
     let remaining = tok.expires_on - time::OffsetDateTime::now_utc();
