@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::error::Operation;
 use super::escape;
+use super::retry::Repeat;
 
 /// `/v1.0` or `/beta`, chosen per operation (several Intune APIs exist only in beta).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub(crate) struct Call {
     pub body: Option<Value>,
     pub op: Operation,
     pub effect: Effect,
+    /// Repeated in-call only when Graph certainly did not act on it (`retry::Repeat::AtMostOnce`).
+    at_most_once: bool,
     /// Non-2xx statuses that are answers, not errors, for this call (e.g. 409/429 on sync).
     pub accept: &'static [u16],
     version: Version,
@@ -73,6 +76,7 @@ impl Call {
             op,
             effect,
             accept: &[],
+            at_most_once: false,
             version,
         }
     }
@@ -103,6 +107,14 @@ impl Call {
         self
     }
 
+    /// A write with no idempotency key whose repeat would be seen (a second mail): never
+    /// repeated in-call unless Graph certainly did not act on it (429, no connection).
+    pub fn at_most_once(mut self) -> Call {
+        self.effect = Effect::Write { idempotent: false };
+        self.at_most_once = true;
+        self
+    }
+
     pub fn accept(mut self, statuses: &'static [u16]) -> Call {
         self.accept = statuses;
         self
@@ -114,6 +126,17 @@ impl Call {
 
     pub fn idempotent(&self) -> bool {
         !matches!(self.effect, Effect::Write { idempotent: false })
+    }
+
+    /// How far `client.rs` may repeat this request within one call.
+    pub fn repeat(&self) -> Repeat {
+        if self.at_most_once {
+            Repeat::AtMostOnce
+        } else if self.idempotent() {
+            Repeat::Safe
+        } else {
+            Repeat::NotAfterTimeout
+        }
     }
 
     pub fn path_and_query(&self) -> String {

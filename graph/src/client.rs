@@ -230,7 +230,7 @@ impl Core {
     async fn send(&self, call: &Call, url: Url) -> Result<Reply, GraphError> {
         retry::retry_in_call(
             self.retry,
-            call.idempotent(),
+            call.repeat(),
             || self.attempt(call, url.clone()),
             |err, wait| {
                 tracing::warn!(url.template = %call.route, error = %err, wait_ms = wait.as_millis() as u64, "Retrying Graph request.");

@@ -211,9 +211,10 @@ impl GraphError {
         }
     }
 
-    /// Withholds Graph's message if it echoes part of `sensitive` (a hardware hash we sent):
-    /// a dead-letter reason must not carry it. Any 32-character stretch of it counts.
-    pub(crate) fn without_echo_of(self, sensitive: &str) -> GraphError {
+    /// Withholds Graph's message if it echoes part of `sensitive` (a hardware hash, a mail's
+    /// text we sent), named `what` in the replacement: a dead-letter reason must not carry it.
+    /// Any 32-character stretch of it counts.
+    pub(crate) fn without_echo_of(self, sensitive: &str, what: &str) -> GraphError {
         const WINDOW: usize = 32;
         let echoes = |text: &str| {
             sensitive.len() >= WINDOW
@@ -222,7 +223,7 @@ impl GraphError {
                     .filter_map(|i| sensitive.get(i..i + WINDOW))
                     .any(|w| text.contains(w))
         };
-        let withheld = || "(Graph's message withheld: it echoed the hardware hash)".to_owned();
+        let withheld = || format!("(Graph's message withheld: it echoed {what})");
         match self {
             Self::BadRequest {
                 operation,

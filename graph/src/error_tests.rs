@@ -136,12 +136,15 @@ fn an_echoed_hardware_hash_is_withheld_from_the_message() {
         r#"{{"error":{{"code":"BadRequest","message":"Invalid hardwareIdentifier {}"}}}}"#,
         &hash[5..60]
     );
-    let e = err(400, &echoed).without_echo_of(hash);
+    let e = err(400, &echoed).without_echo_of(hash, "the hardware hash");
     assert!(!e.to_string().contains(&hash[20..52]), "{e}");
     assert!(e.to_string().contains("withheld"), "{e}");
     let plain = err(
         400,
         r#"{"error":{"code":"BadRequest","message":"Invalid serial"}}"#,
     );
-    assert_eq!(plain.clone().without_echo_of(hash), plain);
+    assert_eq!(
+        plain.clone().without_echo_of(hash, "the hardware hash"),
+        plain
+    );
 }

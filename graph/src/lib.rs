@@ -4,7 +4,9 @@
 //!
 //! Public:
 //! - [`client`]: `GraphClient` — building it, its token probes, shadow mode.
-//! - `ops_directory`, `ops_autopilot`, `ops_corporate`, `ops_readiness`, `ops_status`: the
+//! - `ops_directory`, `ops_autopilot`, `ops_corporate`, `ops_readiness`, `ops_status`,
+//!   `ops_access` (Temporary Access Pass), `ops_mail` (manager, sendMail), `ops_deployment`
+//!   (profile assignment, deployment events), `ops_preparation` (device preparation): the
 //!   operations, as `impl GraphClient` blocks, one file per area.
 //! - [`error`]: `GraphError` and its classification.
 //! - [`model`]: id newtypes and the objects Graph returns.
@@ -31,9 +33,13 @@ mod credential;
 pub mod error;
 mod escape;
 pub mod model;
+mod ops_access;
 mod ops_autopilot;
 mod ops_corporate;
+mod ops_deployment;
 mod ops_directory;
+mod ops_mail;
+mod ops_preparation;
 mod ops_readiness;
 mod ops_status;
 mod pages;

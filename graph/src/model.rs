@@ -85,6 +85,70 @@ graph_id!(
     ImportId
 );
 
+graph_id!(
+    /// `temporaryAccessPassAuthenticationMethod.id`: one Temporary Access Pass of a user.
+    TapMethodId
+);
+graph_id!(
+    /// Any directory object's id where Graph may hand back more than one kind (a manager is a
+    /// `user` or an `orgContact`, a group owner a `user` or a `servicePrincipal`).
+    DirectoryObjectId
+);
+
+/// A Graph enum value read as text, matched without ASCII case (third-party code writes
+/// `InProgress` where the reference writes `inProgress`); a value this client does not know is
+/// kept, not an error, so a new enum member never makes a whole object unreadable.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident {
+        $($(#[$vdoc:meta])* $variant:ident = $wire:literal $(| $alias:literal)*,)+
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+        #[serde(from = "String")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+            /// A value this client does not know, as Graph sent it.
+            Other(String),
+        }
+
+        impl From<String> for $name {
+            fn from(raw: String) -> Self {
+                let known = raw.trim();
+                $(
+                    if known.eq_ignore_ascii_case($wire) $(|| known.eq_ignore_ascii_case($alias))* {
+                        return $name::$variant;
+                    }
+                )+
+                $name::Other(raw)
+            }
+        }
+
+        impl $name {
+            /// The value as Graph spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $wire,)+
+                    $name::Other(raw) => raw,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub mod access;
+pub mod deployment;
+pub mod preparation;
+
+pub use access::*;
+pub use deployment::*;
+pub use preparation::*;
+
 /// Prefix of the import-record ids shadow mode invents; such ids never reach Graph.
 const SHADOW_PREFIX: &str = "dry-run:";
 

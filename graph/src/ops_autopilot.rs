@@ -130,7 +130,7 @@ impl GraphClient {
             .body(body)
             .not_idempotent();
         let written = self.core.write(&call).await;
-        match written.map_err(|e| e.without_echo_of(&new.hardware_hash))? {
+        match written.map_err(|e| e.without_echo_of(&new.hardware_hash, "the hardware hash"))? {
             Sent::Reply(r) => Core::json(&call, &r),
             Sent::Shadowed => Ok(ImportedDevice {
                 id: ImportedDeviceId::shadow(&new.import_id),

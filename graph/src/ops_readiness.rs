@@ -31,6 +31,8 @@ impl GraphClient {
         for p in self.core.read_all::<ConfigurationWire>(&list).await? {
             let assignments = self
                 .assignments(
+                    Version::Beta,
+                    READ_CONFIG,
                     PROFILES,
                     "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments",
                     &p.id,
@@ -56,6 +58,8 @@ impl GraphClient {
             };
             let assignments = self
                 .assignments(
+                    Version::Beta,
+                    READ_CONFIG,
                     ENROLLMENT,
                     "/deviceManagement/deviceEnrollmentConfigurations/{id}/assignments",
                     &c.id,
@@ -114,14 +118,18 @@ impl GraphClient {
         }
     }
 
-    async fn assignments(
+    /// `GET {collection}/{id}/assignments`, all pages: the Intune assignment list shared by
+    /// profiles, enrollment configurations and configuration policies.
+    pub(crate) async fn assignments(
         &self,
+        version: Version,
+        op: Operation,
         collection: &str,
         template: &'static str,
         id: &str,
     ) -> Result<Vec<Assignment>, GraphError> {
         let path = format!("{collection}/{}/assignments", segment(id));
-        let call = Call::get(Version::Beta, template, path, READ_CONFIG);
+        let call = Call::get(version, template, path, op);
         let wires: Vec<AssignmentWire> = self.core.read_all(&call).await?;
         Ok(wires.into_iter().map(Assignment::from).collect())
     }

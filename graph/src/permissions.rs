@@ -1,6 +1,7 @@
-//! Which application permissions each feature needs (least privilege, graph-behaviour §1–§10), and
-//! which of them a token's `roles` lack. For the CLI's preflight, next to
-//! `GraphClient::granted_roles`, so an admin learns what to grant before the first 403.
+//! Which application permissions each feature needs (least privilege, graph-behaviour §1–§10
+//! and graph-behaviour §16–§21), and which of them a token's `roles` lack. For the CLI's
+//! preflight, next to `GraphClient::granted_roles`, so an admin learns what to grant before
+//! the first 403.
 //!
 //! Not for: enforcing anything; Graph does that. A 403 at run time still names the permission
 //! of the operation that failed (`GraphError::PermissionDenied`).
@@ -62,7 +63,80 @@ pub const DEVICE_SHIPPED: &[Needed] = &[
     need("User.Read.All", "read the user the device is assigned to"),
 ];
 
-/// The entries of `needed` that `granted` does not cover. `X.ReadWrite.Y` covers `X.Read.Y`.
+/// New hire with a Temporary Access Pass for the first sign-in (graph-behaviour §16, §17): create,
+/// list and replace the pass, read the TAP policy, find the manager, mail the pass.
+pub const NEW_HIRE_TEMPORARY_ACCESS_PASS: &[Needed] = &[
+    // The per-method permission is the least privileged; that it alone allows a create is
+    // UNVERIFIED, so the broader UserAuthenticationMethod.ReadWrite.All is accepted too (BROADER).
+    need(
+        "UserAuthMethod-TAP.ReadWrite.All",
+        "create, list and replace Temporary Access Passes (UserAuthenticationMethod.ReadWrite.All also does)",
+    ),
+    need(
+        "Policy.Read.AuthenticationMethod",
+        "read the Temporary Access Pass policy (Policy.Read.All also does)",
+    ),
+    need("User.Read.All", "read the new hire's manager"),
+    need(
+        "Mail.Send",
+        "mail the pass from the sender mailbox (limit it to that mailbox with RBAC for Applications)",
+    ),
+];
+
+/// Device purchased in `device_preparation` mode, and its preflight (graph-behaviour §20): the
+/// policy, its assignments and device group, the group's owners and kind, the service principal.
+pub const DEVICE_PREPARATION: &[Needed] = &[
+    need(
+        "DeviceManagementConfiguration.Read.All",
+        "read the device preparation policy, its assignments and its device group",
+    ),
+    need(
+        "GroupMember.Read.All",
+        "read the device group's kind and owners",
+    ),
+    need(
+        "Application.Read.All",
+        "find the Intune Provisioning Client service principal",
+    ),
+    need(
+        "DeviceManagementServiceConfig.ReadWrite.All",
+        "corporate identifiers; check that the serial is not in classic Autopilot",
+    ),
+];
+
+/// Device purchased: follow the profile assignment, and tag partner-registered devices
+/// (graph-behaviour §18, §21). The write covers the read.
+pub const DEVICE_REGISTRATION_FOLLOW_UP: &[Needed] = &[need(
+    "DeviceManagementServiceConfig.ReadWrite.All",
+    "read profile assignment status; set the group tag of partner-registered devices",
+)];
+
+/// Watching the deployment result (graph-behaviour §19).
+pub const DEPLOYMENT_WATCH: &[Needed] = &[need(
+    "DeviceManagementManagedDevices.Read.All",
+    "read Autopilot deployment events",
+)];
+
+/// Permissions that grant at least what another one does, as (narrower, broader): the
+/// broader one is accepted where the narrower is asked for (graph-behaviour §16).
+const BROADER: &[(&str, &str)] = &[
+    (
+        "UserAuthMethod-TAP.ReadWrite.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ),
+    (
+        "UserAuthMethod-TAP.Read.All",
+        "UserAuthenticationMethod.Read.All",
+    ),
+    ("Policy.Read.AuthenticationMethod", "Policy.Read.All"),
+    (
+        "Policy.Read.AuthenticationMethod",
+        "Policy.ReadWrite.AuthenticationMethod",
+    ),
+];
+
+/// The entries of `needed` that `granted` does not cover. `X.ReadWrite.Y` covers `X.Read.Y`,
+/// and a broader permission covers a narrower one (`BROADER`).
 pub fn missing<'a>(granted: &[String], needed: &'a [Needed]) -> Vec<&'a Needed> {
     needed
         .iter()
@@ -71,6 +145,13 @@ pub fn missing<'a>(granted: &[String], needed: &'a [Needed]) -> Vec<&'a Needed> 
 }
 
 fn covers(granted: &str, needed: &str) -> bool {
+    covers_directly(granted, needed)
+        || BROADER.iter().any(|(narrow, broad)| {
+            covers_directly(narrow, needed) && covers_directly(granted, broad)
+        })
+}
+
+fn covers_directly(granted: &str, needed: &str) -> bool {
     granted == needed
         || needed
             .split_once(".Read.")
@@ -102,5 +183,45 @@ mod tests {
             ]
         );
         assert!(!covers("User.Read.All", "User.ReadWrite.All"));
+    }
+
+    #[test]
+    fn the_broader_authentication_method_permissions_are_accepted_for_a_pass() {
+        let broad = vec![
+            "UserAuthenticationMethod.ReadWrite.All".to_owned(),
+            "Policy.Read.All".to_owned(),
+            "User.Read.All".to_owned(),
+            "Mail.Send".to_owned(),
+        ];
+        assert!(missing(&broad, NEW_HIRE_TEMPORARY_ACCESS_PASS).is_empty());
+        assert!(covers(
+            "UserAuthMethod-TAP.ReadWrite.All",
+            "UserAuthMethod-TAP.Read.All"
+        ));
+        assert!(covers(
+            "UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthMethod-TAP.Read.All"
+        ));
+        let lacking: Vec<&str> = missing(
+            &["UserAuthMethod-TAP.Read.All".to_owned()],
+            NEW_HIRE_TEMPORARY_ACCESS_PASS,
+        )
+        .iter()
+        .map(|n| n.permission)
+        .collect();
+        assert_eq!(
+            lacking,
+            vec![
+                "UserAuthMethod-TAP.ReadWrite.All",
+                "Policy.Read.AuthenticationMethod",
+                "User.Read.All",
+                "Mail.Send"
+            ],
+            "a narrower one never covers a broader one"
+        );
+        assert!(!covers(
+            "Policy.Read.AuthenticationMethod",
+            "Policy.Read.All"
+        ));
     }
 }

@@ -84,6 +84,34 @@ pub fn decide(err: &GraphError, idempotent: bool, max_wait: Duration) -> Decisio
     }
 }
 
+/// How far a request may be repeated within one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Repeating cannot duplicate anything (reads, PUTs, deletes, replacing writes).
+    Safe,
+    /// Not after a timeout or a dropped connection: it may have been applied.
+    NotAfterTimeout,
+    /// Only when Graph certainly did not act on it (429, or no connection at all): a 5xx may
+    /// come after the work was done, and a second `sendMail` is a second mail.
+    AtMostOnce,
+}
+
+/// [`decide`] for a request that may be repeated only as far as `repeat` allows.
+pub fn decide_for(err: &GraphError, repeat: Repeat, max_wait: Duration) -> Decision {
+    let certainly_not_acted_on = matches!(
+        err,
+        GraphError::Throttled { .. }
+            | GraphError::Transport {
+                request_sent: false,
+                ..
+            }
+    );
+    if repeat == Repeat::AtMostOnce && !certainly_not_acted_on {
+        return Decision::GiveUp;
+    }
+    decide(err, repeat == Repeat::Safe, max_wait)
+}
+
 /// `attempt` must be lazy (an `async` block or fn): backoff creates the next attempt's future
 /// right after a failure and only polls it once the wait is over.
 ///
@@ -91,7 +119,7 @@ pub fn decide(err: &GraphError, idempotent: bool, max_wait: Duration) -> Decisio
 /// were spent. `on_retry` is told each error and the wait before the next attempt.
 pub async fn retry_in_call<T, F, Fut>(
     policy: InCallRetry,
-    idempotent: bool,
+    repeat: Repeat,
     mut attempt: F,
     mut on_retry: impl FnMut(&GraphError, Duration),
 ) -> Result<T, GraphError>
@@ -114,7 +142,7 @@ where
             if retries.fetch_add(1, Ordering::Relaxed) >= policy.max_retries {
                 return Err(backoff::Error::permanent(err));
             }
-            match decide(&err, idempotent, policy.max_wait) {
+            match decide_for(&err, repeat, policy.max_wait) {
                 Decision::WaitExactly(d) => Err(backoff::Error::retry_after(err, d)),
                 Decision::Backoff => Err(backoff::Error::transient(err)),
                 Decision::GiveUp => Err(backoff::Error::permanent(err)),
@@ -209,7 +237,7 @@ mod tests {
         let starts = Mutex::new(Vec::new());
         let res = retry_in_call(
             p,
-            true,
+            Repeat::Safe,
             // backoff builds the next future as soon as an attempt fails and polls it after
             // the wait, so the attempt must do its work (here: note the time) when polled.
             || async {
@@ -220,6 +248,36 @@ mod tests {
         )
         .await;
         (res, starts.into_inner().unwrap())
+    }
+
+    #[test]
+    fn at_most_once_repeats_only_what_graph_certainly_did_not_act_on() {
+        let max = Duration::from_secs(10);
+        let unavailable = GraphError::Unavailable {
+            operation: "t",
+            status: 503,
+            retry_after: None,
+        };
+        let unsent = GraphError::Transport {
+            operation: "t",
+            detail: "refused".into(),
+            request_sent: false,
+        };
+        let once = Repeat::AtMostOnce;
+        assert_eq!(decide_for(&unavailable, once, max), Decision::GiveUp);
+        assert_eq!(
+            decide_for(&GraphError::Timeout { operation: "t" }, once, max),
+            Decision::GiveUp
+        );
+        assert_eq!(
+            decide_for(&throttled(Some(1.0)), once, max),
+            Decision::WaitExactly(Duration::from_secs(1))
+        );
+        assert_eq!(decide_for(&unsent, once, max), Decision::Backoff);
+        assert_eq!(
+            decide_for(&unavailable, Repeat::NotAfterTimeout, max),
+            Decision::Backoff
+        );
     }
 
     #[tokio::test(start_paused = true)]

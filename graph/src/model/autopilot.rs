@@ -318,7 +318,7 @@ pub struct AutopilotSettings {
 
 /// A Graph timestamp, or `None` when absent, null or unparsable: a timestamp we cannot read
 /// must not make the whole settings object unreadable. A missing offset is taken as UTC.
-fn lenient_time<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn lenient_time<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<OffsetDateTime>, D::Error> {
     use time::format_description::well_known::Rfc3339;
