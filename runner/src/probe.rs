@@ -13,16 +13,11 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-
 use shared::config::Service;
 
 /// Below Docker's and compose's usual 3 s healthcheck timeout, so the probe reports its own
 /// reason instead of being killed without one.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Enough for the status line and `/readyz`'s JSON; a longer answer is cut, not an error.
-const MAX_RESPONSE: u64 = 16 * 1024;
 
 /// Which endpoint a probe asks: `live` = `/healthz` (the process serves HTTP), `ready` =
 /// `/readyz` (broker connected and a Graph token obtainable).
@@ -72,7 +67,7 @@ pub enum ProbeError {
         /// The URL probed.
         url: String,
         /// The connection error.
-        source: std::io::Error,
+        source: reqwest::Error,
     },
     /// The connection opened but no response came in time.
     #[error("GET {url}: no answer within {PROBE_TIMEOUT:?}")]
@@ -80,12 +75,12 @@ pub enum ProbeError {
         /// The URL probed.
         url: String,
     },
-    /// Something else listens there.
-    #[error("GET {url}: not an HTTP response: {head:?}")]
+    /// Something else listens there: the answer is not HTTP.
+    #[error("GET {url}: not an HTTP response: {head}")]
     NotHttp {
         /// The URL probed.
         url: String,
-        /// The first bytes of the answer.
+        /// What the HTTP client made of the answer.
         head: String,
     },
     /// The service answered but is not healthy (for `/readyz`: the body says which check failed).
@@ -122,23 +117,31 @@ pub async fn probe_exit(service: Service, config: Option<&Path>, kind: ProbeKind
 
 /// GETs `kind`'s path from the listener at `listen`; `Ok` with the URL when it answered 200.
 pub async fn probe(listen: SocketAddr, kind: ProbeKind) -> Result<String, ProbeError> {
-    let target = probe_address(listen)?;
-    let url = format!("http://{target}{}", kind.path());
-    match tokio::time::timeout(PROBE_TIMEOUT, get(target, kind.path())).await {
-        Err(_) => Err(ProbeError::Timeout { url }),
-        Ok(Err(source)) => Err(ProbeError::Unreachable { url, source }),
-        Ok(Ok(response)) => match parse_status(&response) {
-            None => Err(ProbeError::NotHttp {
-                url,
-                head: first_line(&response),
-            }),
-            Some(200) => Ok(url),
-            Some(status) => Err(ProbeError::Unhealthy {
-                url,
-                status,
-                body: body_of(&response),
-            }),
-        },
+    let url = format!("http://{}{}", probe_address(listen)?, kind.path());
+    let answer = async {
+        // No proxy: the target is this machine's loopback, whatever HTTP_PROXY says.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(PROBE_TIMEOUT)
+            .user_agent("onboarding-probe")
+            .build()?;
+        let response = client.get(&url).send().await?;
+        let status = response.status().as_u16();
+        Ok::<_, reqwest::Error>((status, response.text().await.unwrap_or_default()))
+    };
+    match answer.await {
+        Ok((200, _)) => Ok(url),
+        Ok((status, body)) => Err(ProbeError::Unhealthy {
+            url,
+            status,
+            body: one_line(&body),
+        }),
+        Err(e) if e.is_timeout() => Err(ProbeError::Timeout { url }),
+        Err(source) if source.is_connect() => Err(ProbeError::Unreachable { url, source }),
+        Err(e) => Err(ProbeError::NotHttp {
+            url,
+            head: crate::error_chain(&e),
+        }),
     }
 }
 
@@ -155,37 +158,8 @@ fn probe_address(listen: SocketAddr) -> Result<SocketAddr, ProbeError> {
     Ok(SocketAddr::new(ip, listen.port()))
 }
 
-// HTTP/1.1 with `Connection: close` by hand: one loopback GET whose status line is all we
-// read does not justify an HTTP client in every service's dependency tree.
-async fn get(target: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(target).await?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: onboarding-probe\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.take(MAX_RESPONSE).read_to_end(&mut response).await?;
-    Ok(String::from_utf8_lossy(&response).into_owned())
-}
-
-/// `HTTP/1.1 503 Service Unavailable` -> 503.
-fn parse_status(response: &str) -> Option<u16> {
-    let mut parts = response.lines().next()?.splitn(3, ' ');
-    let version = parts.next()?;
-    let code = parts.next()?;
-    if !version.starts_with("HTTP/") || code.len() != 3 {
-        return None;
-    }
-    code.parse().ok()
-}
-
-fn first_line(response: &str) -> String {
-    response.lines().next().unwrap_or("").to_owned()
-}
-
 /// The body on one line, short enough for `docker inspect`'s health log.
-fn body_of(response: &str) -> String {
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+fn one_line(body: &str) -> String {
     let line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     line.chars().take(300).collect()
 }
@@ -193,6 +167,7 @@ fn body_of(response: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tokio::net::TcpListener;
 
     /// A listener that answers every connection with `response`, then closes it.

@@ -243,21 +243,12 @@ pub async fn replay(
 }
 
 /// The copy sent to the work queue: same body and properties, headers fit for a fresh start.
-/// The replay joins the letter's own trace: a `replay` span, child of the context the letter
+/// The replay joins the letter's own trace: the runtime's send span, child of the context the letter
 /// carries, whose `traceparent` the copy takes, so the trace shows first attempts, the replay
 /// and what followed it in order.
 async fn republish(channel: &Channel, work_queue: &str, delivery: &Delivery) -> anyhow::Result<()> {
     let original = delivery.properties.headers().clone().unwrap_or_default();
-    let span = tracing::info_span!(
-        "replay",
-        otel.name = %format!("publish {work_queue}"),
-        otel.kind = "producer",
-        messaging.system = "rabbitmq",
-        messaging.operation.type = "send",
-        messaging.operation.name = "publish",
-        messaging.destination.name = %work_queue,
-        messaging.message.id = %message_id(delivery),
-    );
+    let span = shared::amqp::send_span("", work_queue, &message_id(delivery));
     telemetry::continue_trace_from(&span, &original);
     async {
         let mut headers = headers::for_replay(&original);

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::fixture::{
     AutopilotEvent, ConfigurationPolicy, DeploymentProfile, PartnerRegistration, ServicePrincipal,
 };
-use crate::routes::{deployment, device_preparation};
+use crate::routes::{config, deployment, device_preparation};
 use crate::state::{AppState, World};
 
 pub fn router() -> Router<AppState> {
@@ -116,12 +116,7 @@ async fn unassign_profile(
     Path((id, group)): Path<(String, String)>,
 ) -> Response {
     let (mut w, _) = advanced(&s);
-    let Some(p) = w
-        .tenant
-        .deployment_profiles
-        .iter_mut()
-        .find(|p| p.id.eq_ignore_ascii_case(&id))
-    else {
+    let Some(p) = w.tenant.deployment_profile_mut(&id) else {
         return not_found("deployment profile", &id);
     };
     p.assigned_group_ids
@@ -162,7 +157,7 @@ async fn assign_policy(
     {
         p.assigned_group_ids.push(g.group_id.clone());
     }
-    let body = deployment::assignment_json(&p.id, &g.group_id);
+    let body = config::assignment(&p.id, &g.group_id);
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
@@ -211,12 +206,7 @@ async fn add_owner(
     Json(o): Json<ObjectRef>,
 ) -> Response {
     let (mut w, _) = advanced(&s);
-    let Some(g) = w
-        .tenant
-        .groups
-        .iter_mut()
-        .find(|g| g.id.eq_ignore_ascii_case(&id))
-    else {
+    let Some(g) = w.tenant.group_mut(&id) else {
         return not_found("group", &id);
     };
     if !g.owners.iter().any(|x| x.eq_ignore_ascii_case(&o.id)) {
@@ -230,12 +220,7 @@ async fn remove_owner(
     Path((id, owner)): Path<(String, String)>,
 ) -> Response {
     let (mut w, _) = advanced(&s);
-    let Some(g) = w
-        .tenant
-        .groups
-        .iter_mut()
-        .find(|g| g.id.eq_ignore_ascii_case(&id))
-    else {
+    let Some(g) = w.tenant.group_mut(&id) else {
         return not_found("group", &id);
     };
     g.owners.retain(|x| !x.eq_ignore_ascii_case(&owner));

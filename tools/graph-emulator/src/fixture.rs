@@ -105,6 +105,32 @@ impl Fixture {
     pub fn from_json(text: &str) -> Result<Fixture, serde_json::Error> {
         serde_json::from_str(text)
     }
+
+    /// The group with this object id (ids compare without case, as Graph's do).
+    pub(crate) fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))
+    }
+
+    /// [`Fixture::group`], to change it.
+    pub(crate) fn group_mut(&mut self, id: &str) -> Option<&mut Group> {
+        self.groups
+            .iter_mut()
+            .find(|g| g.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The Autopilot deployment profile with this id (graph-behaviour §18).
+    pub(crate) fn deployment_profile(&self, id: &str) -> Option<&DeploymentProfile> {
+        self.deployment_profiles
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+    }
+
+    /// [`Fixture::deployment_profile`], to change it.
+    pub(crate) fn deployment_profile_mut(&mut self, id: &str) -> Option<&mut DeploymentProfile> {
+        self.deployment_profiles
+            .iter_mut()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+    }
 }
 
 /// The tenant's identity.

@@ -101,36 +101,55 @@ pub fn valid_hash(hash: &str) -> bool {
 
 /// Creates the `windowsAutopilotDeviceIdentity` and its (not yet visible) Entra device.
 fn register(w: &mut World, rec: &ImportedDevice, done_at: Instant) -> String {
-    let (id, ztdid, object_id, device_id) = (w.new_id(), w.new_id(), w.new_id(), w.new_id());
-    w.tenant.autopilot_devices.push(AutopilotDevice {
-        id: id.clone(),
-        serial_number: rec.serial_number.clone(),
-        hardware_identifier: Some(rec.hardware_identifier.clone()),
-        group_tag: rec.group_tag.clone(),
-        product_key: rec.product_key.clone(),
-        manufacturer: Some("Contoso Hardware".into()),
-        model: Some("Emulated Model".into()),
-        enrollment_state: "notContacted".into(),
-        user_principal_name: rec.assigned_user_principal_name.clone(),
-        ..Default::default()
-    });
+    let id = w.new_id();
+    register_device(
+        w,
+        AutopilotDevice {
+            id: id.clone(),
+            serial_number: rec.serial_number.clone(),
+            hardware_identifier: Some(rec.hardware_identifier.clone()),
+            group_tag: rec.group_tag.clone(),
+            product_key: rec.product_key.clone(),
+            manufacturer: Some("Contoso Hardware".into()),
+            model: Some("Emulated Model".into()),
+            enrollment_state: "notContacted".into(),
+            user_principal_name: rec.assigned_user_principal_name.clone(),
+            ..Default::default()
+        },
+        done_at,
+    );
+    id
+}
+
+/// Adds a registered Autopilot device and its Entra device object, which becomes visible
+/// `entraDeviceSecs` (emulated) after `at`, carrying the device's `[ZTDID]`, `[OrderID]` (group
+/// tag) and `[PurchaseOrderId]` physical ids (graph-behaviour §8): the same for a completed
+/// import (graph-behaviour §5) and a partner registration (graph-behaviour §21).
+pub(crate) fn register_device(w: &mut World, device: AutopilotDevice, at: Instant) {
+    let (ztdid, object_id, device_id) = (w.new_id(), w.new_id(), w.new_id());
     let mut physical_ids = vec![format!("[ZTDID]:{ztdid}")];
-    if !rec.group_tag.is_empty() {
-        physical_ids.push(format!("[OrderID]:{}", rec.group_tag));
+    if !device.group_tag.is_empty() {
+        physical_ids.push(format!("[OrderID]:{}", device.group_tag));
+    }
+    if !device.purchase_order_identifier.is_empty() {
+        physical_ids.push(format!(
+            "[PurchaseOrderId]:{}",
+            device.purchase_order_identifier
+        ));
     }
     let delay = w.speed.scaled_secs(w.timings.entra_device_secs);
     w.tenant.entra_devices.push(EntraDevice {
         id: object_id,
         device_id,
-        display_name: rec.serial_number.clone(),
+        display_name: device.serial_number.clone(),
         operating_system: "Windows".into(),
         account_enabled: true,
         physical_ids,
-        visible_at: Some(done_at + delay),
-        autopilot_device: Some(id.clone()),
+        visible_at: Some(at + delay),
+        autopilot_device: Some(device.id.clone()),
         ..Default::default()
     });
-    id
+    w.tenant.autopilot_devices.push(device);
 }
 
 fn reveal_devices(w: &mut World, now: Instant) {

@@ -12,15 +12,13 @@
 //!   message; a disabled policy or a user outside its targets gets the "Converged
 //!   UserCredentialPolicy" 400 (both as graph-behaviour §16 says).
 
-use std::collections::HashSet;
-
 use rand::Rng;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Call;
-use super::directory::direct_groups;
+use super::directory::transitive_groups;
 use crate::clock::rfc3339;
 use crate::fixture::{TapTarget, TemporaryAccessPass, TemporaryAccessPassPolicy, User};
 use crate::reply::{ApiError, Reply};
@@ -53,21 +51,6 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 
 fn user<'a>(w: &'a World, call: &Call<'_>) -> Result<&'a User, ApiError> {
     super::users::find(w, call.param(0)).ok_or_else(|| ApiError::NotFound(call.raw_param(0).into()))
-}
-
-/// Every group `id` belongs to, nested groups included. Whether the authentication-methods
-/// policy honours nesting is not in the reference; we assume it does, as Conditional Access does.
-fn transitive_groups(w: &World, id: &str) -> HashSet<String> {
-    let mut seen = HashSet::new();
-    let mut todo = vec![id.to_string()];
-    while let Some(next) = todo.pop() {
-        for g in direct_groups(w, &next) {
-            if seen.insert(g.id.to_ascii_lowercase()) {
-                todo.push(g.id.clone());
-            }
-        }
-    }
-    seen
 }
 
 /// The policy is enabled and the user is in its include targets and not in its exclude targets.

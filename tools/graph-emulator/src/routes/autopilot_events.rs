@@ -176,11 +176,7 @@ pub(crate) fn complete(w: &mut World, mut e: AutopilotEvent) -> AutopilotEvent {
         .cloned();
     let profile = device.as_ref().and_then(|d| {
         let id = d.deployment_profile_id.as_deref()?;
-        w.tenant
-            .deployment_profiles
-            .iter()
-            .find(|p| p.id == id)
-            .cloned()
+        w.tenant.deployment_profile(id).cloned()
     });
     let aad = device
         .as_ref()

@@ -11,7 +11,9 @@ use crate::state::World;
 
 const ESP_TYPE: &str = "#microsoft.graph.windows10EnrollmentCompletionPageConfiguration";
 
-fn assignment(owner: &str, group: &str) -> Value {
+/// One `groupAssignmentTarget` assignment of an Intune object (`{owner}_{group}`), as profiles,
+/// ESP configurations and device preparation policies list them (graph-behaviour §10, §18, §20).
+pub(crate) fn assignment(owner: &str, group: &str) -> Value {
     json!({
         "id": format!("{owner}_{group}"),
         "target": {
@@ -75,9 +77,7 @@ pub fn profiles(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
 
 fn profile_by_id<'a>(w: &'a World, call: &Call<'_>) -> Result<&'a DeploymentProfile, ApiError> {
     w.tenant
-        .deployment_profiles
-        .iter()
-        .find(|p| p.id.eq_ignore_ascii_case(call.param(0)))
+        .deployment_profile(call.param(0))
         .ok_or_else(|| ApiError::NotFound(call.raw_param(0).into()))
 }
 

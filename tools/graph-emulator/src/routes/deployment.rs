@@ -16,14 +16,12 @@
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Call;
 use super::directory::members_of;
 use crate::clock::Speed;
-use crate::fixture::{
-    AutopilotDevice, DeploymentProfile, EntraDevice, Fixture, Group, PartnerRegistration,
-};
+use crate::fixture::{AutopilotDevice, DeploymentProfile, Fixture, Group, PartnerRegistration};
 use crate::reply::{ApiError, Reply};
 use crate::state::World;
 
@@ -70,41 +68,25 @@ pub(crate) fn register_partner_devices(w: &mut World, now: Instant) {
         }
         let at = r.due_at.unwrap_or(now);
         let id = r.id.clone().unwrap_or_else(|| w.new_id());
-        let (ztdid, object_id, device_id) = (w.new_id(), w.new_id(), w.new_id());
         let hash = r
             .hardware_identifier
             .clone()
             .unwrap_or_else(|| crate::demo::hardware_hash(&r.serial_number));
-        w.tenant.autopilot_devices.push(AutopilotDevice {
-            id: id.clone(),
-            serial_number: r.serial_number.clone(),
-            hardware_identifier: Some(hash),
-            group_tag: r.group_tag.clone(),
-            purchase_order_identifier: r.purchase_order_identifier.clone(),
-            manufacturer: r.manufacturer.clone(),
-            model: r.model.clone(),
-            enrollment_state: "notContacted".into(),
-            ..Default::default()
-        });
-        let mut physical_ids = vec![format!("[ZTDID]:{ztdid}")];
-        if !r.group_tag.is_empty() {
-            physical_ids.push(format!("[OrderID]:{}", r.group_tag));
-        }
-        if !r.purchase_order_identifier.is_empty() {
-            physical_ids.push(format!("[PurchaseOrderId]:{}", r.purchase_order_identifier));
-        }
-        let delay = w.speed.scaled_secs(w.timings.entra_device_secs);
-        w.tenant.entra_devices.push(EntraDevice {
-            id: object_id,
-            device_id,
-            display_name: r.serial_number.clone(),
-            operating_system: "Windows".into(),
-            account_enabled: true,
-            physical_ids,
-            visible_at: Some(at + delay),
-            autopilot_device: Some(id),
-            ..Default::default()
-        });
+        crate::lifecycle::register_device(
+            w,
+            AutopilotDevice {
+                id,
+                serial_number: r.serial_number.clone(),
+                hardware_identifier: Some(hash),
+                group_tag: r.group_tag.clone(),
+                purchase_order_identifier: r.purchase_order_identifier.clone(),
+                manufacturer: r.manufacturer.clone(),
+                model: r.model.clone(),
+                enrollment_state: "notContacted".into(),
+                ..Default::default()
+            },
+            at,
+        );
     }
 }
 
@@ -215,12 +197,7 @@ pub(crate) struct ProfileState<'a> {
 }
 
 pub(crate) fn profile_state<'a>(w: &'a World, d: &AutopilotDevice) -> ProfileState<'a> {
-    let find = |id: &str| {
-        w.tenant
-            .deployment_profiles
-            .iter()
-            .find(|p| p.id.eq_ignore_ascii_case(id))
-    };
+    let find = |id: &str| w.tenant.deployment_profile(id);
     let assigned = d.deployment_profile_id.as_deref().and_then(find);
     let pending = d.profile_pending.as_ref().and_then(|(p, _)| find(p));
     // `assignedOutOfSync` (assigned, not in step) while another profile is on its way: our reading
@@ -243,33 +220,14 @@ pub(crate) fn profile_state<'a>(w: &'a World, d: &AutopilotDevice) -> ProfileSta
     }
 }
 
-/// An assignment of a profile (graph-behaviour §10/§18 shape); its id is `{profile}_{group}`.
-pub(crate) fn assignment_json(owner: &str, group: &str) -> Value {
-    json!({
-        "id": format!("{owner}_{group}"),
-        "target": {
-            "@odata.type": "#microsoft.graph.groupAssignmentTarget",
-            "groupId": group,
-            "deviceAndAppManagementAssignmentFilterId": null,
-            "deviceAndAppManagementAssignmentFilterType": "none",
-        },
-        "source": "direct",
-        "sourceId": owner,
-    })
-}
-
-/// Adds `group` to profile `profile_id`'s assignments; `Ok(None)` if the profile is unknown.
+/// Adds `group` to profile `profile_id`'s assignments; `None` if the profile is unknown.
 /// Re-assigning the same group changes nothing and answers the existing assignment.
 pub(crate) fn assign_profile(
     w: &mut World,
     profile_id: &str,
     group: &str,
 ) -> Option<(Value, bool)> {
-    let p = w
-        .tenant
-        .deployment_profiles
-        .iter_mut()
-        .find(|p| p.id.eq_ignore_ascii_case(profile_id))?;
+    let p = w.tenant.deployment_profile_mut(profile_id)?;
     let new = !p
         .assigned_group_ids
         .iter()
@@ -277,7 +235,7 @@ pub(crate) fn assign_profile(
     if new {
         p.assigned_group_ids.push(group.to_string());
     }
-    Some((assignment_json(&p.id, group), new))
+    Some((super::config::assignment(&p.id, group), new))
 }
 
 /// `POST /beta/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments`

@@ -57,7 +57,7 @@ fn template_display_name(id: &str) -> Value {
 fn assignments(p: &ConfigurationPolicy) -> Vec<Value> {
     p.assigned_group_ids
         .iter()
-        .map(|g| super::deployment::assignment_json(&p.id, g))
+        .map(|g| super::config::assignment(&p.id, g))
         .collect()
 }
 
@@ -133,12 +133,7 @@ pub fn policy_assignments(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiEr
 /// Microsoft's validation of one device-group target (graph-behaviour §20's `targetValidationErrorCode`).
 /// Role-assignable groups have no code of their own in the enum: not flagged (our choice).
 pub(crate) fn validate_target(w: &World, group_id: &str) -> &'static str {
-    let Some(g) = w
-        .tenant
-        .groups
-        .iter()
-        .find(|g| g.id.eq_ignore_ascii_case(group_id))
-    else {
+    let Some(g) = w.tenant.group(group_id) else {
         return "securityGroupNotFound";
     };
     if !g.security_enabled || g.is_unified() {
@@ -332,9 +327,7 @@ pub(crate) fn owners_json(
 pub fn group_owners(w: &mut World, call: &Call<'_>) -> Result<Reply, ApiError> {
     let g = w
         .tenant
-        .groups
-        .iter()
-        .find(|g| g.id.eq_ignore_ascii_case(call.param(0)))
+        .group(call.param(0))
         .ok_or_else(|| ApiError::NotFound(call.raw_param(0).into()))?;
     let items = owners_json(w, g, call, call.beta());
     call.page(items, w.page_size)
@@ -421,11 +414,7 @@ pub(crate) fn enroll(w: &mut World, serial: &str, upn: &str) -> Result<Enrollmen
         }
     };
     for t in &policy.enrollment_time_device_membership_targets {
-        if let Some(g) = w
-            .tenant
-            .groups
-            .iter_mut()
-            .find(|g| g.id.eq_ignore_ascii_case(t))
+        if let Some(g) = w.tenant.group_mut(t)
             && !g.members.iter().any(|m| m.eq_ignore_ascii_case(&object_id))
         {
             g.members.push(object_id.clone());

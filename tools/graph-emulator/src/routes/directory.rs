@@ -164,7 +164,10 @@ pub fn direct_groups<'a>(w: &'a World, id: &str) -> Vec<&'a Group> {
         .collect()
 }
 
-fn transitive_groups(w: &World, id: &str) -> HashSet<String> {
+/// Every group `id` belongs to, nested groups included (lower-case ids). Also what decides the
+/// authentication-methods policy's targets: whether that policy honours nesting is not in the
+/// reference; we assume it does, as Conditional Access does.
+pub(crate) fn transitive_groups(w: &World, id: &str) -> HashSet<String> {
     let mut seen = HashSet::new();
     let mut todo = vec![id.to_string()];
     while let Some(next) = todo.pop() {

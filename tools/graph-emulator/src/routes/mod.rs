@@ -5,7 +5,7 @@
 mod auth_methods;
 mod autopilot;
 pub(crate) mod autopilot_events;
-mod config;
+pub(crate) mod config;
 mod corporate;
 pub(crate) mod deployment;
 pub(crate) mod device_preparation;
